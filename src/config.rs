@@ -1,0 +1,70 @@
+//! Limits and behaviour switches, with documented defaults.
+
+/// How text and binary messages are handed to the application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Delivery {
+    /// Deliver each message whole, once its last byte has arrived
+    /// ([`Event::Text`](crate::Event::Text), [`Event::Binary`](crate::Event::Binary)). Memory
+    /// per message is bounded by [`Config::max_message_size`].
+    #[default]
+    Whole,
+    /// Deliver messages in pieces as their bytes arrive
+    /// ([`Event::TextPiece`](crate::Event::TextPiece),
+    /// [`Event::BinaryPiece`](crate::Event::BinaryPiece)), so that arbitrarily large
+    /// messages pass through in constant memory. Text pieces always end on a code-point
+    /// boundary.
+    Streaming,
+}
+
+/// Connection settings. Build with [`Config::default`] and change fields:
+///
+/// ```
+/// let mut config = ws_proto::Config::default();
+/// config.max_message_size = 1 << 20;
+/// config.auto_pong = false;
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// Largest accepted frame payload, in bytes. A frame header declaring more fails the
+    /// connection with 1009 before any of its payload is buffered. Default: 16 MiB.
+    pub max_frame_size: u64,
+    /// Largest accepted message (the sum of its fragments), in bytes, checked against each
+    /// frame header before its payload is buffered; 1009 beyond it. Applies in streaming
+    /// delivery too: raise it there to pass very large messages. Default: 16 MiB.
+    pub max_message_size: u64,
+    /// Most frames one fragmented message may have; 1009 beyond it. Guards against floods of
+    /// empty continuation frames. Default: 131 072 (enough for 4 MiB in 32-byte fragments).
+    pub max_fragments: u32,
+    /// Most bytes the outbound queue may hold. A send that would go past it returns
+    /// [`SendError::Backpressure`](crate::SendError::Backpressure) and queues nothing.
+    /// Pongs and Close frames the connection sends by itself are exempt (they are bounded:
+    /// at most one pending Pong). Default: 64 MiB.
+    pub max_outbound_buffer: usize,
+    /// Answer every Ping with a Pong automatically (Pings are still reported as events).
+    /// Default: `true`.
+    pub auto_pong: bool,
+    /// Whole or streaming delivery of text and binary messages. Default: whole.
+    pub delivery: Delivery,
+    /// Split outgoing messages into frames of at most this many payload bytes. `None` sends
+    /// each message as one frame. Default: `None`.
+    pub fragment_size: Option<usize>,
+    /// How many bytes [`Connection::read_buf`](crate::Connection::read_buf) offers at least
+    /// per call. Default: 16 KiB.
+    pub read_chunk: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_frame_size: 16 << 20,
+            max_message_size: 16 << 20,
+            max_fragments: 1 << 17,
+            max_outbound_buffer: 64 << 20,
+            auto_pong: true,
+            delivery: Delivery::Whole,
+            fragment_size: None,
+            read_chunk: 16 << 10,
+        }
+    }
+}

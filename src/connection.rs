@@ -1,0 +1,495 @@
+//! The [`Connection`] state machine: ties the receive path, the send path and the closing
+//! handshake together.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use crate::close::{CloseBodyError, CloseCode, MAX_REASON_LEN, parse_close_body};
+use crate::config::Config;
+use crate::error::{ProtocolError, SendError};
+use crate::event::Event;
+use crate::frame::{MAX_CONTROL_PAYLOAD, OpCode};
+use crate::message::{Incoming, Kind, Receiver, Rules};
+use crate::outbound::{Outbound, frame_len};
+use crate::rng::Rng;
+
+/// Which end of the connection this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Accepts connections: expects masked frames, sends unmasked ones, closes the
+    /// transport first.
+    Server,
+    /// Opens connections: masks every frame it sends, expects unmasked ones.
+    Client,
+}
+
+/// Where the connection is in its life, like a browser's `WebSocket.readyState`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// The opening handshake is in progress.
+    Connecting,
+    /// Messages flow both ways.
+    Open,
+    /// We sent a Close frame and wait for the peer's.
+    Closing,
+    /// Close frames were exchanged, the connection failed, or the transport ended. See
+    /// [`Connection::should_close_transport`].
+    Closed,
+}
+
+/// A WebSocket connection: a state machine with no IO, no clock and no threads.
+///
+/// # Driving it
+///
+/// Methods fall into four classes (as in quinn-proto): *inputs* named `handle_*`,
+/// *commands* (`send_*`, [`close`](Self::close)), *outputs* named `poll_*`, and getters. A
+/// driver loops:
+///
+/// 1. Read from the transport into [`read_buf`](Self::read_buf) and report the count with
+///    [`handle_read`](Self::handle_read) (no extra copy), or pass a slice to
+///    [`handle_bytes`](Self::handle_bytes). On end of stream call
+///    [`handle_eof`](Self::handle_eof).
+/// 2. Call [`poll_event`](Self::poll_event) until it returns `None`, reacting to each
+///    event (sending replies is fine while holding one).
+/// 3. Write [`poll_transmit`](Self::poll_transmit) to the transport and report what was
+///    written with [`handle_transmitted`](Self::handle_transmitted), until it is empty.
+/// 4. Once [`should_close_transport`](Self::should_close_transport) is true, close the
+///    transport and drop the connection.
+///
+/// # Errors
+///
+/// Misuse by the application (sending after Close, an invalid close code, exceeding the
+/// outbound limit) returns a [`SendError`] and changes nothing. A protocol violation by
+/// the peer fails the connection once: the matching Close frame is queued,
+/// [`Event::Error`] is reported, and further input is ignored.
+pub struct Connection {
+    role: Role,
+    config: Config,
+    rng: Box<dyn Rng>,
+    rx: Receiver,
+    tx: Outbound,
+    /// RSV bits that negotiated extensions allow on incoming frames.
+    rsv_allowed: u8,
+    close_sent: bool,
+    close_received: bool,
+    failed: bool,
+    /// The transport reported end of stream.
+    eof: bool,
+    /// No more events will be produced (Close or Error reported).
+    finished: bool,
+    /// The newest Ping payload still to be answered (automatic Pong).
+    pong: Option<([u8; MAX_CONTROL_PAYLOAD], u8)>,
+    /// Output position just after the last automatic Pong that was queued.
+    pong_end: u64,
+    /// Kind of the streamed outgoing message in progress.
+    sending: Option<Kind>,
+}
+
+impl core::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("state", &self.state())
+            .field("buffered_in", &self.rx.buffered())
+            .field("buffered_out", &self.tx.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// A connection whose opening handshake was already done by another stack (hyper,
+    /// axum, actix...): it starts [`State::Open`]. Client masking keys come from the
+    /// operating system's CSPRNG.
+    #[cfg(feature = "std")]
+    pub fn upgraded(role: Role, config: Config) -> Self {
+        Self::with_rng(role, config, Box::new(crate::rng::OsRng::new()))
+    }
+
+    /// Like [`upgraded`](Self::upgraded), with the random source for masking keys given
+    /// explicitly (required without the `std` feature; useful for deterministic tests).
+    pub fn with_rng(role: Role, config: Config, rng: Box<dyn Rng>) -> Self {
+        Connection {
+            role,
+            config,
+            rng,
+            rx: Receiver::default(),
+            tx: Outbound::default(),
+            rsv_allowed: 0,
+            close_sent: false,
+            close_received: false,
+            failed: false,
+            eof: false,
+            finished: false,
+            pong: None,
+            pong_end: 0,
+            sending: None,
+        }
+    }
+
+    // ---- getters ----
+
+    /// This end's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Where the connection is in its life.
+    pub fn state(&self) -> State {
+        if self.failed || self.eof || (self.close_sent && self.close_received) {
+            State::Closed
+        } else if self.close_sent {
+            State::Closing
+        } else {
+            State::Open
+        }
+    }
+
+    /// Bytes queued for the transport and not yet written (a browser's `bufferedAmount`),
+    /// including an automatic Pong not yet moved into the queue.
+    pub fn buffered_amount(&self) -> usize {
+        self.tx.len()
+            + self
+                .pong
+                .map_or(0, |(_, len)| frame_len(len.into(), self.masks()))
+    }
+
+    /// Received bytes not yet decoded into events.
+    pub fn buffered_input(&self) -> usize {
+        self.rx.buffered()
+    }
+
+    /// Heap bytes held by the connection's buffers (input, message assembly, output).
+    pub fn heap_usage(&self) -> usize {
+        self.rx.capacity() + self.tx.capacity()
+    }
+
+    /// Whether the driver should now close the transport (and drop the connection).
+    ///
+    /// True once the connection is [`State::Closed`] and all output has been written, for
+    /// a server (which closes first, RFC 6455 §7.1.1), after a failure, or after the peer
+    /// closed the transport. A client that completed the closing handshake waits for the
+    /// server to close the TCP connection ([`handle_eof`](Self::handle_eof)); if that does
+    /// not happen within a timeout of the driver's choosing, it closes the transport itself.
+    pub fn should_close_transport(&self) -> bool {
+        self.state() == State::Closed
+            && self.buffered_amount() == 0
+            && (self.role == Role::Server || self.failed || self.eof)
+    }
+
+    // ---- inputs ----
+
+    /// Hands over bytes read from the transport (copied into the connection's buffer).
+    /// Chunks of any size give the same events. Ignored once the connection has ended.
+    pub fn handle_bytes(&mut self, data: &[u8]) {
+        if !self.finished {
+            self.rx.push(data);
+        }
+    }
+
+    /// A buffer to read the transport into directly, at least
+    /// [`Config::read_chunk`] bytes long; report the count with
+    /// [`handle_read`](Self::handle_read).
+    pub fn read_buf(&mut self) -> &mut [u8] {
+        self.rx.spare(self.config.read_chunk)
+    }
+
+    /// Reports that `n` bytes were read into [`read_buf`](Self::read_buf) (clamped to its
+    /// length).
+    pub fn handle_read(&mut self, n: usize) {
+        if self.finished {
+            return;
+        }
+        self.rx.commit(n);
+    }
+
+    /// Reports that the transport's read side ended. If no Close frame was received, the
+    /// next events are whatever complete input remains, then [`Event::Close`] with 1006.
+    pub fn handle_eof(&mut self) {
+        self.eof = true;
+    }
+
+    /// Reports that `n` bytes of [`poll_transmit`](Self::poll_transmit) were written.
+    pub fn handle_transmitted(&mut self, n: usize) {
+        self.tx.advance(n);
+    }
+
+    // ---- outputs ----
+
+    /// The next event, with any payload placed in `buf` (cleared first). `None` means
+    /// more input is needed, or the connection has ended.
+    ///
+    /// The returned event borrows `buf`, not the connection, so the application may send
+    /// while holding it, and may take ownership of a message with `core::mem::take(buf)`.
+    /// Reusing one buffer keeps the receive path free of allocations.
+    pub fn poll_event<'b>(&mut self, buf: &'b mut Vec<u8>) -> Option<Event<'b>> {
+        if self.finished {
+            return None;
+        }
+        let rules = Rules {
+            role: self.role,
+            config: &self.config,
+            rsv_allowed: self.rsv_allowed,
+        };
+        match self.rx.next(buf, rules) {
+            Ok(Some(incoming)) => self.on_incoming(incoming, buf),
+            Ok(None) if self.eof => {
+                // The transport ended without a Close frame: abnormal closure.
+                self.finished = true;
+                self.rx.clear();
+                buf.clear();
+                Some(Event::Close {
+                    code: CloseCode::ABNORMAL,
+                    reason: "",
+                })
+            }
+            Ok(None) => None,
+            Err(error) => Some(self.fail(error)),
+        }
+    }
+
+    /// Bytes to write to the transport (empty when there are none). Report what was
+    /// written with [`handle_transmitted`](Self::handle_transmitted).
+    pub fn poll_transmit(&mut self) -> &[u8] {
+        self.flush_pong();
+        self.tx.pending()
+    }
+
+    // ---- commands ----
+
+    /// Sends a text message (split into frames if [`Config::fragment_size`] is set).
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.send_message(OpCode::Text, text.as_bytes())
+    }
+
+    /// Sends a binary message (split into frames if [`Config::fragment_size`] is set).
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send_message(OpCode::Binary, data)
+    }
+
+    /// Sends the next part of a text message streamed in pieces: the first call starts
+    /// the message, `fin = true` ends it. Control frames may be sent in between; other
+    /// messages may not.
+    pub fn send_text_part(&mut self, text: &str, fin: bool) -> Result<(), SendError> {
+        self.send_part(Kind::Text, text.as_bytes(), fin)
+    }
+
+    /// Sends the next part of a binary message streamed in pieces (see
+    /// [`send_text_part`](Self::send_text_part)).
+    pub fn send_binary_part(&mut self, data: &[u8], fin: bool) -> Result<(), SendError> {
+        self.send_part(Kind::Binary, data, fin)
+    }
+
+    /// Sends a Ping (payload at most 125 bytes).
+    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(OpCode::Ping, payload)
+    }
+
+    /// Sends a Pong (payload at most 125 bytes), e.g. when
+    /// [`Config::auto_pong`] is off, or unsolicited as a heartbeat.
+    pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(OpCode::Pong, payload)
+    }
+
+    /// Starts the closing handshake with `code` and a reason of at most 123 bytes.
+    ///
+    /// The code must be one that may be sent ([`CloseCode::is_sendable`]), or
+    /// [`CloseCode::NO_STATUS`] with an empty reason to send a Close frame without a body.
+    /// Always allowed while open, even past the outbound limit. Afterwards no message may
+    /// be sent; incoming messages are still delivered until the peer's Close arrives.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        let empty = code == CloseCode::NO_STATUS;
+        if !(code.is_sendable() || empty && reason.is_empty()) {
+            return Err(SendError::InvalidCloseCode(code.0));
+        }
+        if reason.len() > MAX_REASON_LEN {
+            return Err(SendError::ReasonTooLong);
+        }
+        self.check_open()?;
+        self.queue_close(code, reason);
+        Ok(())
+    }
+
+    // ---- internals ----
+
+    fn masks(&self) -> bool {
+        self.role == Role::Client
+    }
+
+    fn mask_key(&mut self) -> Option<[u8; 4]> {
+        self.masks().then(|| {
+            let mut key = [0; 4];
+            self.rng.fill(&mut key);
+            key
+        })
+    }
+
+    /// Commands are allowed only while open and before our Close.
+    fn check_open(&self) -> Result<(), SendError> {
+        if self.close_sent || self.failed || self.eof || self.finished {
+            Err(SendError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Refuses output that would take the queue past its limit.
+    fn check_room(&self, bytes: usize) -> Result<(), SendError> {
+        if self.buffered_amount().saturating_add(bytes) > self.config.max_outbound_buffer {
+            Err(SendError::Backpressure)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn send_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(SendError::ControlPayloadTooLong);
+        }
+        self.check_open()?;
+        self.check_room(frame_len(payload.len(), self.masks()))?;
+        let key = self.mask_key();
+        self.tx.push_frame(opcode, true, 0, payload, key);
+        Ok(())
+    }
+
+    fn send_message(&mut self, opcode: OpCode, data: &[u8]) -> Result<(), SendError> {
+        self.check_open()?;
+        if self.sending.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        self.send_frames(opcode, data, true)
+    }
+
+    fn send_part(&mut self, kind: Kind, data: &[u8], fin: bool) -> Result<(), SendError> {
+        self.check_open()?;
+        let opcode = match (self.sending, kind) {
+            (None, Kind::Text) => OpCode::Text,
+            (None, Kind::Binary) => OpCode::Binary,
+            (Some(current), _) if current == kind => OpCode::Continuation,
+            (Some(_), _) => return Err(SendError::MessageInProgress),
+        };
+        self.send_frames(opcode, data, fin)?;
+        self.sending = if fin { None } else { Some(kind) };
+        Ok(())
+    }
+
+    /// Queues `data` as one frame, or as several of at most `fragment_size` bytes.
+    fn send_frames(&mut self, opcode: OpCode, data: &[u8], fin: bool) -> Result<(), SendError> {
+        let masked = self.masks();
+        let size = match self.config.fragment_size {
+            Some(size) if size > 0 && data.len() > size => size,
+            _ => {
+                self.check_room(frame_len(data.len(), masked))?;
+                let key = self.mask_key();
+                self.tx.push_frame(opcode, fin, 0, data, key);
+                return Ok(());
+            }
+        };
+        let total: usize = data
+            .chunks(size)
+            .map(|chunk| frame_len(chunk.len(), masked))
+            .fold(0, usize::saturating_add);
+        self.check_room(total)?;
+        let count = data.len().div_ceil(size);
+        for (i, chunk) in data.chunks(size).enumerate() {
+            let op = if i == 0 { opcode } else { OpCode::Continuation };
+            let key = self.mask_key();
+            self.tx.push_frame(op, fin && i + 1 == count, 0, chunk, key);
+        }
+        Ok(())
+    }
+
+    /// Moves a pending automatic Pong into the queue once the previous one was written,
+    /// so a Ping flood with a stalled reader leaves at most one Pong queued and one
+    /// pending (the newest payload).
+    fn flush_pong(&mut self) {
+        if self.pong.is_some() && self.tx.written_total() >= self.pong_end {
+            self.force_pong();
+        }
+    }
+
+    fn force_pong(&mut self) {
+        if let Some((payload, len)) = self.pong.take() {
+            let key = self.mask_key();
+            self.tx
+                .push_frame(OpCode::Pong, true, 0, &payload[..usize::from(len)], key);
+            self.pong_end = self.tx.queued_total();
+        }
+    }
+
+    /// Queues our Close frame (any pending Pong goes first: nothing after Close).
+    fn queue_close(&mut self, code: CloseCode, reason: &str) {
+        self.force_pong();
+        let mut body = [0u8; MAX_CONTROL_PAYLOAD];
+        let len = if code == CloseCode::NO_STATUS {
+            0
+        } else {
+            body[..2].copy_from_slice(&code.0.to_be_bytes());
+            body[2..2 + reason.len()].copy_from_slice(reason.as_bytes());
+            2 + reason.len()
+        };
+        let key = self.mask_key();
+        self.tx
+            .push_frame(OpCode::Close, true, 0, &body[..len], key);
+        self.close_sent = true;
+        self.sending = None;
+    }
+
+    /// Fails the connection because the peer broke the protocol.
+    fn fail<'b>(&mut self, error: ProtocolError) -> Event<'b> {
+        if !self.close_sent {
+            self.queue_close(error.close_code(), error.reason());
+        }
+        self.failed = true;
+        self.finished = true;
+        self.rx.clear();
+        Event::Error(error)
+    }
+
+    fn on_incoming<'b>(&mut self, incoming: Incoming, buf: &'b mut Vec<u8>) -> Option<Event<'b>> {
+        let buf: &'b [u8] = buf;
+        Some(match incoming {
+            Incoming::Message(Kind::Binary) => Event::Binary(buf),
+            Incoming::Message(Kind::Text) => match core::str::from_utf8(buf) {
+                Ok(text) => Event::Text(text),
+                Err(_) => self.fail(ProtocolError::InvalidUtf8),
+            },
+            Incoming::Piece(Kind::Binary, fin) => Event::BinaryPiece { data: buf, fin },
+            Incoming::Piece(Kind::Text, fin) => match core::str::from_utf8(buf) {
+                Ok(text) => Event::TextPiece { text, fin },
+                Err(_) => self.fail(ProtocolError::InvalidUtf8),
+            },
+            Incoming::Ping => {
+                if self.config.auto_pong && !self.close_sent {
+                    let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
+                    payload[..buf.len()].copy_from_slice(buf);
+                    self.pong = Some((payload, buf.len() as u8));
+                }
+                Event::Ping(buf)
+            }
+            Incoming::Pong => Event::Pong(buf),
+            Incoming::Close => match parse_close_body(buf) {
+                Ok((code, reason)) => {
+                    self.close_received = true;
+                    self.finished = true;
+                    self.rx.clear();
+                    if !self.close_sent {
+                        // Echo the peer's code (an empty Close is answered with an empty one).
+                        self.queue_close(code, "");
+                    }
+                    Event::Close { code, reason }
+                }
+                Err(CloseBodyError::OneByte) => self.fail(ProtocolError::InvalidCloseBody),
+                Err(CloseBodyError::InvalidCode(code)) => {
+                    self.fail(ProtocolError::InvalidCloseCode(code))
+                }
+                Err(CloseBodyError::InvalidUtf8) => self.fail(ProtocolError::InvalidUtf8),
+            },
+        })
+    }
+}

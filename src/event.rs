@@ -1,0 +1,50 @@
+//! What a [`Connection`](crate::Connection) reports to the application.
+
+use crate::close::CloseCode;
+use crate::error::ProtocolError;
+
+/// Something that happened on the connection, returned by
+/// [`Connection::poll_event`](crate::Connection::poll_event).
+///
+/// Payloads borrow the buffer the caller passed to `poll_event`, not the connection, so
+/// the application can reply (`send_*`) while it holds an event, and can keep a message
+/// without copying it (`core::mem::take` the buffer).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// A whole text message (always valid UTF-8).
+    Text(&'a str),
+    /// A whole binary message.
+    Binary(&'a [u8]),
+    /// A piece of a text message, in [`Delivery::Streaming`](crate::Delivery::Streaming).
+    /// Every piece ends on a code-point boundary; `fin` marks the message's last piece.
+    TextPiece {
+        /// The next bytes of the message.
+        text: &'a str,
+        /// This piece ends the message.
+        fin: bool,
+    },
+    /// A piece of a binary message, in [`Delivery::Streaming`](crate::Delivery::Streaming).
+    BinaryPiece {
+        /// The next bytes of the message.
+        data: &'a [u8],
+        /// This piece ends the message.
+        fin: bool,
+    },
+    /// A Ping with its payload (answered automatically unless
+    /// [`Config::auto_pong`](crate::Config::auto_pong) is off).
+    Ping(&'a [u8]),
+    /// A Pong with its payload.
+    Pong(&'a [u8]),
+    /// The connection closed: the peer's Close frame (1005 if it had no code, and the
+    /// reply is already queued), or 1006 when the transport ended without one
+    /// ([`Connection::handle_eof`](crate::Connection::handle_eof)).
+    Close {
+        /// The code the peer sent, or 1005 / 1006 as above.
+        code: CloseCode,
+        /// The reason the peer sent (valid UTF-8, at most 123 bytes).
+        reason: &'a str,
+    },
+    /// The peer broke the protocol. The matching Close frame is queued, and no further
+    /// event follows. Reported once.
+    Error(ProtocolError),
+}

@@ -1,0 +1,81 @@
+//! A sans-IO WebSocket protocol core (RFC 6455) for servers and clients.
+//!
+//! `ws-proto` does no IO. The caller reads bytes from its transport (a blocking socket, a
+//! mio or tokio loop, an embedded TCP stack) and hands them to a [`Connection`]; the
+//! connection decodes them into [`Event`]s and queues the bytes to send, which the caller
+//! writes. There are no threads, clocks, callbacks or runtimes inside, so any event loop
+//! can drive it and tests are deterministic.
+//!
+//! Data flows one way through small layers: bytes in → [`frame`] codec → message assembly
+//! → [`Event`]s; commands → frames → bytes out. Close-code rules live in [`close`].
+//!
+//! # Example: an echo loop
+//!
+//! ```
+//! use ws_proto::{CloseCode, Config, Connection, Event, Role};
+//!
+//! // Two ends wired together in memory (a server after the HTTP upgrade).
+//! let mut client = Connection::upgraded(Role::Client, Config::default());
+//! let mut server = Connection::upgraded(Role::Server, Config::default());
+//! client.send_text("hello")?;
+//! client.close(CloseCode::NORMAL, "done")?;
+//!
+//! // What a server's read loop does with every chunk it reads.
+//! let wire = client.poll_transmit().to_vec();
+//! server.handle_bytes(&wire);
+//! let mut buf = Vec::new(); // reused for every event: no allocation per message
+//! while let Some(event) = server.poll_event(&mut buf) {
+//!     match event {
+//!         // The event borrows `buf`, not `server`: replying needs no copy.
+//!         Event::Text(text) => server.send_text(text)?,
+//!         Event::Binary(data) => server.send_binary(data)?,
+//!         Event::Close { code, reason } => println!("peer closed: {code} {reason}"),
+//!         _ => {}
+//!     }
+//! }
+//! // The echo and the reply to the Close are queued; write them to the transport.
+//! let out = server.poll_transmit().to_vec();
+//! server.handle_transmitted(out.len());
+//! assert!(server.should_close_transport());
+//!
+//! client.handle_bytes(&out);
+//! assert_eq!(client.poll_event(&mut buf), Some(Event::Text("hello")));
+//! assert!(matches!(client.poll_event(&mut buf), Some(Event::Close { .. })));
+//! # Ok::<(), ws_proto::SendError>(())
+//! ```
+//!
+//! # Features
+//!
+//! - `std` (default): the OS random source for client masking keys
+//!   ([`Connection::upgraded`]) and `std::error::Error` impls. Without it the crate is
+//!   `no_std` + `alloc`, and clients supply their own [`Rng`] through
+//!   [`Connection::with_rng`].
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod close;
+mod config;
+mod connection;
+mod error;
+mod event;
+pub mod frame;
+mod mask;
+mod message;
+mod outbound;
+mod rng;
+mod utf8;
+
+pub use close::CloseCode;
+pub use config::{Config, Delivery};
+pub use connection::{Connection, Role, State};
+pub use error::{ProtocolError, SendError};
+pub use event::Event;
+#[cfg(feature = "std")]
+pub use rng::OsRng;
+pub use rng::Rng;

@@ -1,0 +1,334 @@
+//! The receive path: bytes in → frames → messages.
+//!
+//! [`Receiver`] owns the read buffer. It decodes one frame header at a time, applies the
+//! rules that need connection state (mask direction, RSV bits, fragmentation, limits), and
+//! consumes payload bytes as they arrive, so that a message is never buffered twice:
+//!
+//! - a single-frame message whose bytes are all present is unmasked straight into the
+//!   caller's event buffer (one copy, no allocation);
+//! - otherwise payload is appended to an assembly buffer as it arrives (whole delivery),
+//!   or handed out piece by piece (streaming delivery). Text is validated incrementally
+//!   in both cases, so invalid UTF-8 fails at once, not at the end of the message.
+
+use alloc::vec::Vec;
+
+use crate::Role;
+use crate::config::{Config, Delivery};
+use crate::error::ProtocolError;
+use crate::frame::{OpCode, decode_header};
+use crate::mask::apply_mask;
+use crate::utf8::Utf8Validator;
+
+/// Text or binary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Text,
+    Binary,
+}
+
+/// What the receiver produced; its payload is in the caller's buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Incoming {
+    /// A whole message (whole delivery); text is already validated.
+    Message(Kind),
+    /// A piece of a message (streaming delivery); text pieces end on a code-point boundary.
+    Piece(Kind, bool),
+    Ping,
+    Pong,
+    /// A Close frame's raw body.
+    Close,
+}
+
+/// The rules of the connection that frame decoding depends on.
+#[derive(Clone, Copy)]
+pub(crate) struct Rules<'a> {
+    pub(crate) role: Role,
+    pub(crate) config: &'a Config,
+    /// RSV bits (as the 3-bit nibble) that negotiated extensions allow.
+    pub(crate) rsv_allowed: u8,
+}
+
+/// A data frame whose payload is being consumed.
+#[derive(Clone, Copy, Debug)]
+struct DataFrame {
+    fin: bool,
+    mask: Option<[u8; 4]>,
+    remaining: u64,
+    /// Payload bytes consumed so far, modulo 4 (aligns the masking key).
+    offset: usize,
+}
+
+/// The message in progress.
+#[derive(Clone, Copy, Debug)]
+struct Message {
+    kind: Kind,
+    /// Payload bytes declared so far (checked against the message limit).
+    len: u64,
+    fragments: u32,
+}
+
+enum Step {
+    Done(Incoming),
+    Progress,
+    NeedMore,
+}
+
+/// Read buffer, frame decoder and message assembler.
+#[derive(Debug, Default)]
+pub(crate) struct Receiver {
+    /// Initialised storage; live bytes are `buf[start..end]`.
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    frame: Option<DataFrame>,
+    message: Option<Message>,
+    assembly: Vec<u8>,
+    utf8: Utf8Validator,
+}
+
+impl Receiver {
+    /// Bytes received and not yet decoded.
+    pub(crate) fn buffered(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Heap bytes held by the receiver's buffers.
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.capacity() + self.assembly.capacity()
+    }
+
+    /// Appends received bytes.
+    pub(crate) fn push(&mut self, data: &[u8]) {
+        let dst = self.spare(data.len());
+        dst[..data.len()].copy_from_slice(data);
+        self.end += data.len();
+    }
+
+    /// A writable region of at least `min` bytes after the live data.
+    pub(crate) fn spare(&mut self, min: usize) -> &mut [u8] {
+        if self.buf.len() - self.end < min {
+            if self.start > 0 {
+                // Move the live bytes to the front; they are what has not been decoded yet.
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            }
+            if self.buf.len() - self.end < min {
+                let want = (self.end + min).max(self.buf.len() * 2);
+                self.buf.resize(want, 0);
+            }
+        }
+        &mut self.buf[self.end..]
+    }
+
+    /// Marks `n` bytes of the region from [`spare`](Self::spare) as received.
+    pub(crate) fn commit(&mut self, n: usize) {
+        self.end += n.min(self.buf.len() - self.end);
+    }
+
+    /// Drops everything buffered (after the connection ended).
+    pub(crate) fn clear(&mut self) {
+        self.start = 0;
+        self.end = 0;
+    }
+
+    /// Consumes `n` decoded bytes.
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Decodes input until one event is ready (its payload left in `out`), more input is
+    /// needed (`Ok(None)`), or the peer broke the protocol.
+    pub(crate) fn next(
+        &mut self,
+        out: &mut Vec<u8>,
+        rules: Rules<'_>,
+    ) -> Result<Option<Incoming>, ProtocolError> {
+        loop {
+            let step = if self.frame.is_some() {
+                self.payload(out, rules.config.delivery)?
+            } else {
+                self.header(out, rules)?
+            };
+            match step {
+                Step::Done(incoming) => return Ok(Some(incoming)),
+                Step::Progress => continue,
+                Step::NeedMore => return Ok(None),
+            }
+        }
+    }
+
+    /// Decodes the next frame header (and a whole control frame or small message).
+    fn header(&mut self, out: &mut Vec<u8>, rules: Rules<'_>) -> Result<Step, ProtocolError> {
+        let live = &self.buf[self.start..self.end];
+        let Some((h, header_len)) = decode_header(live)? else {
+            return Ok(Step::NeedMore);
+        };
+        if h.rsv & !rules.rsv_allowed != 0 {
+            return Err(ProtocolError::ReservedBits(h.rsv));
+        }
+        match (rules.role, h.mask.is_some()) {
+            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame),
+            (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        if h.opcode.is_control() {
+            // At most 125 bytes (checked by decode_header): wait for the whole frame.
+            let total = header_len + h.payload_len as usize;
+            let Some(payload) = live.get(header_len..total) else {
+                return Ok(Step::NeedMore);
+            };
+            out.clear();
+            out.extend_from_slice(payload);
+            if let Some(key) = h.mask {
+                apply_mask(out, key, 0);
+            }
+            self.consume(total);
+            return Ok(Step::Done(match h.opcode {
+                OpCode::Ping => Incoming::Ping,
+                OpCode::Pong => Incoming::Pong,
+                _ => Incoming::Close,
+            }));
+        }
+
+        let kind = match (h.opcode, self.message) {
+            (OpCode::Continuation, Some(m)) => m.kind,
+            (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
+            (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
+            (OpCode::Text, None) => Kind::Text,
+            _ => Kind::Binary,
+        };
+        let config = rules.config;
+        if h.payload_len > config.max_frame_size {
+            return Err(ProtocolError::FrameTooLarge);
+        }
+        let (len_before, fragments_before) = self.message.map_or((0, 0), |m| (m.len, m.fragments));
+        let len = len_before.saturating_add(h.payload_len);
+        if len > config.max_message_size {
+            return Err(ProtocolError::MessageTooLarge);
+        }
+        let fragments = fragments_before.saturating_add(1);
+        if fragments > config.max_fragments {
+            return Err(ProtocolError::TooManyFragments);
+        }
+        self.consume(header_len);
+
+        // Fast path: a whole single-frame message is already here. One copy, straight
+        // into the caller's buffer.
+        let available = self.end - self.start;
+        if config.delivery == Delivery::Whole
+            && h.fin
+            && self.message.is_none()
+            && h.payload_len <= available as u64
+        {
+            let n = h.payload_len as usize;
+            out.clear();
+            out.extend_from_slice(&self.buf[self.start..self.start + n]);
+            if let Some(key) = h.mask {
+                apply_mask(out, key, 0);
+            }
+            self.consume(n);
+            if kind == Kind::Text && core::str::from_utf8(out).is_err() {
+                return Err(ProtocolError::InvalidUtf8);
+            }
+            return Ok(Step::Done(Incoming::Message(kind)));
+        }
+
+        if self.message.is_none() {
+            self.utf8.reset();
+            self.assembly.clear();
+        }
+        self.message = Some(Message {
+            kind,
+            len,
+            fragments,
+        });
+        self.frame = Some(DataFrame {
+            fin: h.fin,
+            mask: h.mask,
+            remaining: h.payload_len,
+            offset: 0,
+        });
+        Ok(Step::Progress)
+    }
+
+    /// Consumes the payload bytes of the current data frame that have arrived.
+    fn payload(&mut self, out: &mut Vec<u8>, delivery: Delivery) -> Result<Step, ProtocolError> {
+        let (Some(mut frame), Some(message)) = (self.frame, self.message) else {
+            return Ok(Step::Progress);
+        };
+        let available = self.end - self.start;
+        // `remaining` may exceed usize on 32-bit targets: convert only after the min.
+        let n = usize::try_from(frame.remaining).map_or(available, |r| r.min(available));
+        if n == 0 && frame.remaining > 0 {
+            return Ok(Step::NeedMore);
+        }
+        let chunk = &mut self.buf[self.start..self.start + n];
+        if let Some(key) = frame.mask {
+            apply_mask(chunk, key, frame.offset);
+        }
+        frame.remaining -= n as u64;
+        frame.offset = (frame.offset + n) & 3;
+        let frame_done = frame.remaining == 0;
+        let last = frame_done && frame.fin;
+        let text = message.kind == Kind::Text;
+
+        let step = match delivery {
+            Delivery::Whole => {
+                let from = self.assembly.len();
+                self.assembly.extend_from_slice(chunk);
+                if text {
+                    self.utf8
+                        .feed(&self.assembly[from..])
+                        .map_err(|_| ProtocolError::InvalidUtf8)?;
+                }
+                if last {
+                    if text && !self.utf8.is_complete() {
+                        return Err(ProtocolError::InvalidUtf8);
+                    }
+                    // Hand the assembled message over without copying it; the caller's
+                    // old buffer becomes the next assembly buffer.
+                    core::mem::swap(out, &mut self.assembly);
+                    self.assembly.clear();
+                    Step::Done(Incoming::Message(message.kind))
+                } else {
+                    Step::Progress
+                }
+            }
+            Delivery::Streaming => {
+                out.clear();
+                if text {
+                    out.extend_from_slice(self.utf8.pending());
+                }
+                let from = out.len();
+                out.extend_from_slice(chunk);
+                if text {
+                    self.utf8
+                        .feed(&out[from..])
+                        .map_err(|_| ProtocolError::InvalidUtf8)?;
+                    let carried = self.utf8.pending().len();
+                    if last && carried > 0 {
+                        return Err(ProtocolError::InvalidUtf8);
+                    }
+                    // Keep an unfinished code point for the next piece.
+                    out.truncate(out.len() - carried);
+                }
+                if last || !out.is_empty() {
+                    Step::Done(Incoming::Piece(message.kind, last))
+                } else {
+                    Step::Progress
+                }
+            }
+        };
+        self.consume(n);
+        self.frame = if frame_done { None } else { Some(frame) };
+        if last {
+            self.message = None;
+        }
+        Ok(step)
+    }
+}

@@ -1,0 +1,72 @@
+//! The source of masking keys and handshake nonces.
+//!
+//! RFC 6455 §5.3 and §10.3 require client masking keys to be unpredictable, so the
+//! default source draws on the operating system's CSPRNG. Tests and fuzzers plug in a
+//! deterministic source through [`Connection::with_rng`](crate::Connection::with_rng).
+
+/// Fills buffers with random bytes. Implement it to control masking keys and handshake
+/// keys (deterministic tests, fuzzing, an embedded hardware RNG).
+pub trait Rng: Send {
+    /// Fills `dest` entirely with random bytes.
+    fn fill(&mut self, dest: &mut [u8]);
+}
+
+impl<R: Rng + ?Sized> Rng for alloc::boxed::Box<R> {
+    fn fill(&mut self, dest: &mut [u8]) {
+        (**self).fill(dest)
+    }
+}
+
+/// The operating system's CSPRNG (via `getrandom`), read 256 bytes at a time so that a
+/// masking key costs a copy rather than a system call.
+#[cfg(feature = "std")]
+pub struct OsRng {
+    buf: [u8; 256],
+    pos: usize,
+}
+
+#[cfg(feature = "std")]
+impl OsRng {
+    /// A new source; the first draw reads from the OS.
+    pub fn new() -> Self {
+        OsRng {
+            buf: [0; 256],
+            pos: 256,
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl Default for OsRng {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(feature = "std")]
+impl core::fmt::Debug for OsRng {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("OsRng")
+    }
+}
+
+#[cfg(feature = "std")]
+impl Rng for OsRng {
+    fn fill(&mut self, dest: &mut [u8]) {
+        let mut written = 0;
+        while written < dest.len() {
+            if self.pos == self.buf.len() {
+                // Without entropy there is no safe masking key: this is the one place the
+                // crate gives up. getrandom fails only when the OS has no random source.
+                getrandom::fill(&mut self.buf).expect("the OS random source failed");
+                self.pos = 0;
+            }
+            let n = (dest.len() - written).min(self.buf.len() - self.pos);
+            dest[written..written + n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+            // Never hand out the same bytes twice.
+            self.buf[self.pos..self.pos + n].fill(0);
+            self.pos += n;
+            written += n;
+        }
+    }
+}
