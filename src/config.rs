@@ -49,6 +49,12 @@ pub struct Config {
     /// Split outgoing messages into frames of at most this many payload bytes. `None` sends
     /// each message as one frame. Default: `None`.
     pub fragment_size: Option<usize>,
+    /// Largest opening-handshake head (request or response line plus headers), in bytes;
+    /// a server answers 431 beyond it. Also bounds the body of a refusal a client reads.
+    /// Default: 16 KiB.
+    pub max_head_size: usize,
+    /// Most header lines in a handshake head; a server answers 431 beyond it. Default: 64.
+    pub max_headers: usize,
     /// How many bytes [`Connection::read_buf`](crate::Connection::read_buf) offers at least
     /// per call. Default: 16 KiB.
     pub read_chunk: usize,
@@ -64,6 +70,8 @@ impl Default for Config {
             auto_pong: true,
             delivery: Delivery::Whole,
             fragment_size: None,
+            max_head_size: 16 << 10,
+            max_headers: 64,
             read_chunk: 16 << 10,
         }
     }

@@ -2,16 +2,28 @@
 //! handshake together.
 
 use alloc::boxed::Box;
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::close::{CloseBodyError, CloseCode, MAX_REASON_LEN, parse_close_body};
 use crate::config::Config;
-use crate::error::{ProtocolError, SendError};
+use crate::error::{HandshakeError, ProtocolError, SendError};
 use crate::event::Event;
 use crate::frame::{MAX_CONTROL_PAYLOAD, OpCode};
+use crate::handshake::{
+    Accept, AcceptError, ClientRequest, EncodeError, HeadLimits, HeadParser, Request, Response,
+    accept_response, generate_key, parse_request, parse_response, reject_response,
+};
 use crate::message::{Incoming, Kind, Receiver, Rules};
 use crate::outbound::{Outbound, frame_len};
 use crate::rng::Rng;
+
+fn head_limits(config: &Config) -> HeadLimits {
+    HeadLimits {
+        max_head_size: config.max_head_size,
+        max_headers: config.max_headers,
+    }
+}
 
 /// Which end of the connection this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -65,7 +77,11 @@ pub enum State {
 pub struct Connection {
     role: Role,
     config: Config,
-    rng: Box<dyn Rng>,
+    /// Present for clients (masking keys, handshake key); servers need no randomness.
+    rng: Option<Box<dyn Rng>>,
+    phase: Phase,
+    /// The subprotocol agreed in the opening handshake.
+    subprotocol: Option<String>,
     rx: Receiver,
     tx: Outbound,
     /// RSV bits that negotiated extensions allow on incoming frames.
@@ -85,6 +101,30 @@ pub struct Connection {
     sending: Option<Kind>,
 }
 
+/// The opening handshake's progress.
+enum Phase {
+    /// Reading the client's request; then waiting for the application to answer it.
+    ServerHandshake {
+        parser: HeadParser,
+        request: Option<Box<Request>>,
+    },
+    /// Our request is queued; reading the server's response.
+    ClientHandshake {
+        parser: HeadParser,
+        request: Box<ClientRequest>,
+        key: String,
+    },
+    /// The server refused (non-101): reading at most `remaining` bytes of its body.
+    ClientRejected {
+        response: Box<Response>,
+        remaining: usize,
+    },
+    /// The handshake is done: frames flow.
+    Open,
+    /// The handshake failed or was refused; nothing more will be decoded.
+    Refused,
+}
+
 impl core::fmt::Debug for Connection {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Connection")
@@ -97,21 +137,80 @@ impl core::fmt::Debug for Connection {
 }
 
 impl Connection {
+    /// A server connection on a freshly accepted transport: it reads the client's HTTP
+    /// upgrade request, reports it as [`Event::Request`], and waits for
+    /// [`accept`](Self::accept) or [`reject`](Self::reject). Needs no random source.
+    pub fn server(config: Config) -> Self {
+        let parser = HeadParser::new(head_limits(&config));
+        Self::build(
+            Role::Server,
+            config,
+            None,
+            Phase::ServerHandshake {
+                parser,
+                request: None,
+            },
+        )
+    }
+
+    /// A client connection on a freshly connected transport: the HTTP upgrade request for
+    /// `request` is queued at once (write [`poll_transmit`](Self::poll_transmit)), and
+    /// the server's answer is reported as [`Event::Connected`] or [`Event::Rejected`].
+    /// The handshake key and masking keys come from the operating system's CSPRNG.
+    ///
+    /// Fails if the request cannot be encoded (an invalid header, origin, subprotocol...).
+    #[cfg(feature = "std")]
+    pub fn client(request: ClientRequest, config: Config) -> Result<Self, EncodeError> {
+        Self::client_with_rng(request, config, Box::new(crate::rng::OsRng::new()))
+    }
+
+    /// Like [`client`](Self::client), with the random source given explicitly (required
+    /// without the `std` feature; deterministic in tests).
+    pub fn client_with_rng(
+        request: ClientRequest,
+        config: Config,
+        mut rng: Box<dyn Rng>,
+    ) -> Result<Self, EncodeError> {
+        let mut nonce = [0u8; 16];
+        rng.fill(&mut nonce);
+        let key = generate_key(nonce);
+        let head = request.encode(&key)?;
+        let parser = HeadParser::new(head_limits(&config));
+        let mut conn = Self::build(
+            Role::Client,
+            config,
+            Some(rng),
+            Phase::ClientHandshake {
+                parser,
+                request: Box::new(request),
+                key,
+            },
+        );
+        conn.tx.push_raw(&head);
+        Ok(conn)
+    }
+
     /// A connection whose opening handshake was already done by another stack (hyper,
     /// axum, actix...): it starts [`State::Open`]. Client masking keys come from the
     /// operating system's CSPRNG.
     #[cfg(feature = "std")]
     pub fn upgraded(role: Role, config: Config) -> Self {
-        Self::with_rng(role, config, Box::new(crate::rng::OsRng::new()))
+        Self::upgraded_with_rng(role, config, Box::new(crate::rng::OsRng::new()))
     }
 
     /// Like [`upgraded`](Self::upgraded), with the random source for masking keys given
-    /// explicitly (required without the `std` feature; useful for deterministic tests).
-    pub fn with_rng(role: Role, config: Config, rng: Box<dyn Rng>) -> Self {
+    /// explicitly (required without the `std` feature; deterministic in tests).
+    pub fn upgraded_with_rng(role: Role, config: Config, rng: Box<dyn Rng>) -> Self {
+        Self::build(role, config, Some(rng), Phase::Open)
+    }
+
+    fn build(role: Role, config: Config, rng: Option<Box<dyn Rng>>, phase: Phase) -> Self {
         Connection {
             role,
             config,
             rng,
+            phase,
+            subprotocol: None,
             rx: Receiver::default(),
             tx: Outbound::default(),
             rsv_allowed: 0,
@@ -140,13 +239,30 @@ impl Connection {
 
     /// Where the connection is in its life.
     pub fn state(&self) -> State {
-        if self.failed || self.eof || (self.close_sent && self.close_received) {
+        let handshaking = matches!(
+            self.phase,
+            Phase::ServerHandshake { .. }
+                | Phase::ClientHandshake { .. }
+                | Phase::ClientRejected { .. }
+        );
+        if handshaking && !self.finished {
+            State::Connecting
+        } else if self.failed
+            || self.eof
+            || matches!(self.phase, Phase::Refused)
+            || (self.close_sent && self.close_received)
+        {
             State::Closed
         } else if self.close_sent {
             State::Closing
         } else {
             State::Open
         }
+    }
+
+    /// The subprotocol agreed in the opening handshake, if any.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.subprotocol.as_deref()
     }
 
     /// Bytes queued for the transport and not yet written (a browser's `bufferedAmount`),
@@ -178,7 +294,10 @@ impl Connection {
     pub fn should_close_transport(&self) -> bool {
         self.state() == State::Closed
             && self.buffered_amount() == 0
-            && (self.role == Role::Server || self.failed || self.eof)
+            && (self.role == Role::Server
+                || self.failed
+                || self.eof
+                || matches!(self.phase, Phase::Refused))
     }
 
     // ---- inputs ----
@@ -229,6 +348,9 @@ impl Connection {
     pub fn poll_event<'b>(&mut self, buf: &'b mut Vec<u8>) -> Option<Event<'b>> {
         if self.finished {
             return None;
+        }
+        if !matches!(self.phase, Phase::Open) {
+            return self.poll_handshake(buf);
         }
         let rules = Rules {
             role: self.role,
@@ -314,26 +436,176 @@ impl Connection {
         Ok(())
     }
 
+    /// (Server) Accepts the pending [`Event::Request`]: queues the `101 Switching
+    /// Protocols` response with the chosen subprotocol, extensions and extra headers, and
+    /// opens the connection. Frames the client sent early are decoded next.
+    ///
+    /// Choosing a subprotocol or extension the client did not offer, or an invalid header,
+    /// returns an error and changes nothing (answer again, or [`reject`](Self::reject)).
+    pub fn accept(&mut self, accept: &Accept) -> Result<(), AcceptError> {
+        let Phase::ServerHandshake {
+            request: Some(request),
+            ..
+        } = &self.phase
+        else {
+            return Err(AcceptError::NoPendingRequest);
+        };
+        let response = accept_response(request, accept)?;
+        self.tx.push_raw(&response);
+        self.subprotocol = accept.subprotocol.clone();
+        self.phase = Phase::Open;
+        Ok(())
+    }
+
+    /// (Server) Refuses the pending [`Event::Request`] with any final status (e.g. 403 for
+    /// an unwelcome `Origin`, 401 without credentials, 404 for an unknown path), extra
+    /// headers and a body. The connection is then [`State::Closed`]: write the response
+    /// and close the transport.
+    pub fn reject(
+        &mut self,
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<(), AcceptError> {
+        if !matches!(
+            self.phase,
+            Phase::ServerHandshake {
+                request: Some(_),
+                ..
+            }
+        ) {
+            return Err(AcceptError::NoPendingRequest);
+        }
+        let response = reject_response(status, headers, body)?;
+        self.tx.push_raw(&response);
+        self.phase = Phase::Refused;
+        self.finished = true;
+        self.rx.clear();
+        Ok(())
+    }
+
     // ---- internals ----
+
+    /// Drives the opening handshake: finds the HTTP head in the input and acts on it.
+    fn poll_handshake<'b>(&mut self, buf: &'b mut Vec<u8>) -> Option<Event<'b>> {
+        let live = self.rx.live();
+        match &mut self.phase {
+            Phase::ServerHandshake {
+                request: Some(_), ..
+            } => None, // waiting for accept() or reject()
+            Phase::ServerHandshake { parser, request } => match parser.advance(live) {
+                Ok(Some(head_len)) => match parse_request(&live[..head_len]) {
+                    Ok(parsed) => {
+                        let parsed = Box::new(parsed);
+                        *request = Some(parsed.clone());
+                        // Bytes after the head are frames, decoded once accepted.
+                        self.rx.consume(head_len);
+                        Some(Event::Request(parsed))
+                    }
+                    Err(e) => {
+                        self.tx.push_raw(&e.response());
+                        Some(self.fail_handshake(HandshakeError::Request(e)))
+                    }
+                },
+                Ok(None) => self.handshake_eof(),
+                Err(e) => {
+                    self.tx.push_raw(&e.response());
+                    Some(self.fail_handshake(HandshakeError::Head(e)))
+                }
+            },
+            Phase::ClientHandshake {
+                parser,
+                request,
+                key,
+            } => match parser.advance(live) {
+                Ok(Some(head_len)) => match parse_response(&live[..head_len], request, key) {
+                    Ok(response) if response.status() == 101 => {
+                        self.rx.consume(head_len);
+                        self.subprotocol = response.subprotocol().map(String::from);
+                        self.phase = Phase::Open;
+                        Some(Event::Connected(Box::new(response)))
+                    }
+                    Ok(response) => {
+                        self.rx.consume(head_len);
+                        let limit = self.config.max_head_size;
+                        let remaining = response
+                            .content_length()
+                            .map_or(limit, |n| usize::try_from(n).unwrap_or(limit).min(limit));
+                        self.phase = Phase::ClientRejected {
+                            response: Box::new(response),
+                            remaining,
+                        };
+                        self.poll_handshake(buf)
+                    }
+                    Err(e) => Some(self.fail_handshake(HandshakeError::Response(e))),
+                },
+                Ok(None) => self.handshake_eof(),
+                Err(e) => Some(self.fail_handshake(HandshakeError::Head(e))),
+            },
+            Phase::ClientRejected { remaining, .. } => {
+                // Without Content-Length the body runs to the end of the transport.
+                if live.len() < *remaining && !self.eof {
+                    return None;
+                }
+                let n = live.len().min(*remaining);
+                buf.clear();
+                buf.extend_from_slice(&live[..n]);
+                let Phase::ClientRejected { response, .. } =
+                    core::mem::replace(&mut self.phase, Phase::Refused)
+                else {
+                    return None;
+                };
+                self.finished = true;
+                self.rx.clear();
+                Some(Event::Rejected {
+                    response,
+                    body: buf,
+                })
+            }
+            Phase::Open | Phase::Refused => None,
+        }
+    }
+
+    /// The transport ended before the handshake finished: report 1006 once.
+    fn handshake_eof<'b>(&mut self) -> Option<Event<'b>> {
+        if !self.eof {
+            return None;
+        }
+        self.phase = Phase::Refused;
+        self.finished = true;
+        self.rx.clear();
+        Some(Event::Close {
+            code: CloseCode::ABNORMAL,
+            reason: "",
+        })
+    }
+
+    fn fail_handshake<'b>(&mut self, error: HandshakeError) -> Event<'b> {
+        self.phase = Phase::Refused;
+        self.failed = true;
+        self.finished = true;
+        self.rx.clear();
+        Event::Error(ProtocolError::Handshake(error))
+    }
 
     fn masks(&self) -> bool {
         self.role == Role::Client
     }
 
     fn mask_key(&mut self) -> Option<[u8; 4]> {
-        self.masks().then(|| {
-            let mut key = [0; 4];
-            self.rng.fill(&mut key);
-            key
-        })
+        // Every client constructor supplies a random source; servers never mask.
+        let rng = self.rng.as_mut().filter(|_| self.role == Role::Client)?;
+        let mut key = [0; 4];
+        rng.fill(&mut key);
+        Some(key)
     }
 
     /// Commands are allowed only while open and before our Close.
     fn check_open(&self) -> Result<(), SendError> {
-        if self.close_sent || self.failed || self.eof || self.finished {
-            Err(SendError::Closed)
-        } else {
-            Ok(())
+        match self.state() {
+            State::Open => Ok(()),
+            State::Connecting => Err(SendError::NotOpen),
+            State::Closing | State::Closed => Err(SendError::Closed),
         }
     }
 

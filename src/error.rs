@@ -9,6 +9,7 @@
 use core::fmt;
 
 use crate::close::CloseCode;
+use crate::handshake::{HeadError, RequestError, ResponseError};
 
 /// A violation of RFC 6455 by the peer; the connection has failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +50,9 @@ pub enum ProtocolError {
     /// A message has more frames than
     /// [`Config::max_fragments`](crate::Config::max_fragments) (1009).
     TooManyFragments,
+    /// The opening handshake failed. No Close frame is sent (the connection never opened);
+    /// a server has queued the HTTP error response instead ([`HandshakeError::status`]).
+    Handshake(HandshakeError),
 }
 
 impl ProtocolError {
@@ -82,6 +86,7 @@ impl ProtocolError {
             ProtocolError::FrameTooLarge => "frame too large",
             ProtocolError::MessageTooLarge => "message too large",
             ProtocolError::TooManyFragments => "too many fragments",
+            ProtocolError::Handshake(_) => "opening handshake failed",
         }
     }
 }
@@ -92,14 +97,52 @@ impl fmt::Display for ProtocolError {
             ProtocolError::ReservedBits(bits) => write!(f, "reserved bits set: {bits:#05b}"),
             ProtocolError::ReservedOpcode(op) => write!(f, "reserved opcode {op:#x}"),
             ProtocolError::InvalidCloseCode(code) => write!(f, "invalid close code {code}"),
+            ProtocolError::Handshake(error) => {
+                return write!(f, "opening handshake failed: {error}");
+            }
             other => f.write_str(other.reason()),
         }?;
         write!(f, " (close code {})", self.close_code())
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for ProtocolError {}
+impl core::error::Error for ProtocolError {}
+
+/// Why the opening handshake failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HandshakeError {
+    /// The HTTP head was malformed or over a limit (server: 400 or 431 sent; client: the
+    /// server's response was).
+    Head(HeadError),
+    /// The client's request broke a rule of RFC 6455 §4.2.1 (the HTTP status in the
+    /// error was sent).
+    Request(RequestError),
+    /// The server's response broke a rule of RFC 6455 §4.1.
+    Response(ResponseError),
+}
+
+impl HandshakeError {
+    /// The HTTP status a server sent in answer, if this end is the server.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            HandshakeError::Head(e) => Some(e.status()),
+            HandshakeError::Request(e) => Some(e.status()),
+            HandshakeError::Response(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for HandshakeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HandshakeError::Head(e) => fmt::Display::fmt(e, f),
+            HandshakeError::Request(e) => fmt::Display::fmt(e, f),
+            HandshakeError::Response(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl core::error::Error for HandshakeError {}
 
 /// A command the application gave could not be carried out; nothing was changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,5 +184,4 @@ impl fmt::Display for SendError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for SendError {}
+impl core::error::Error for SendError {}

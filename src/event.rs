@@ -1,7 +1,10 @@
 //! What a [`Connection`](crate::Connection) reports to the application.
 
+use alloc::boxed::Box;
+
 use crate::close::CloseCode;
 use crate::error::ProtocolError;
+use crate::handshake::{Request, Response};
 
 /// Something that happened on the connection, returned by
 /// [`Connection::poll_event`](crate::Connection::poll_event).
@@ -11,6 +14,23 @@ use crate::error::ProtocolError;
 /// without copying it (`core::mem::take` the buffer).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event<'a> {
+    /// (Server) A valid opening handshake request. Inspect it (path, `Origin`, offered
+    /// subprotocols and extensions, cookies...) and answer with
+    /// [`Connection::accept`](crate::Connection::accept) or
+    /// [`Connection::reject`](crate::Connection::reject); no frame is decoded before that.
+    Request(Box<Request>),
+    /// (Client) The server accepted the opening handshake: the connection is open. The
+    /// response carries the negotiated subprotocol and extensions.
+    Connected(Box<Response>),
+    /// (Client) The server answered the opening handshake with a status other than 101.
+    /// The body is at most [`Config::max_head_size`](crate::Config::max_head_size) bytes
+    /// (longer bodies are cut). No further event follows.
+    Rejected {
+        /// Status line and headers.
+        response: Box<Response>,
+        /// The response body (or its first bytes).
+        body: &'a [u8],
+    },
     /// A whole text message (always valid UTF-8).
     Text(&'a str),
     /// A whole binary message.

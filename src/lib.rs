@@ -49,7 +49,7 @@
 //! - `std` (default): the OS random source for client masking keys
 //!   ([`Connection::upgraded`]) and `std::error::Error` impls. Without it the crate is
 //!   `no_std` + `alloc`, and clients supply their own [`Rng`] through
-//!   [`Connection::with_rng`].
+//!   [`Connection::upgraded_with_rng`] or [`Connection::client_with_rng`].
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -65,6 +65,7 @@ mod connection;
 mod error;
 mod event;
 pub mod frame;
+pub mod handshake;
 mod mask;
 mod message;
 mod outbound;
@@ -74,8 +75,14 @@ mod utf8;
 pub use close::CloseCode;
 pub use config::{Config, Delivery};
 pub use connection::{Connection, Role, State};
-pub use error::{ProtocolError, SendError};
+pub use error::{HandshakeError, ProtocolError, SendError};
 pub use event::Event;
+pub use handshake::{Accept, AcceptError, ClientRequest, Request, Response, accept_key};
 #[cfg(feature = "std")]
 pub use rng::OsRng;
 pub use rng::Rng;
+
+/// The README's example, compiled and run as a doctest so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -132,6 +132,11 @@ impl Receiver {
         self.end = 0;
     }
 
+    /// The bytes received and not yet decoded.
+    pub(crate) fn live(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
     /// Consumes `n` decoded bytes.
     pub(crate) fn consume(&mut self, n: usize) {
         self.start += n;

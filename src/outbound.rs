@@ -62,6 +62,12 @@ impl Outbound {
         }
     }
 
+    /// Appends raw bytes (an HTTP head during the handshake).
+    pub(crate) fn push_raw(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+        self.queued += bytes.len() as u64;
+    }
+
     /// Encodes one frame.
     pub(crate) fn push_frame(
         &mut self,

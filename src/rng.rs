@@ -2,7 +2,7 @@
 //!
 //! RFC 6455 §5.3 and §10.3 require client masking keys to be unpredictable, so the
 //! default source draws on the operating system's CSPRNG. Tests and fuzzers plug in a
-//! deterministic source through [`Connection::with_rng`](crate::Connection::with_rng).
+//! deterministic source through [`Connection::upgraded_with_rng`](crate::Connection::upgraded_with_rng).
 
 /// Fills buffers with random bytes. Implement it to control masking keys and handshake
 /// keys (deterministic tests, fuzzing, an embedded hardware RNG).

@@ -1,0 +1,57 @@
+//! WebSocket opening handshake (RFC 6455 §4): pure parsing and encoding, no IO, no state.
+//!
+//! Server: feed received bytes to a [`HeadParser`] until it returns the head length, then
+//! [`parse_request`] the head; answer with [`accept_response`], [`reject_response`] or
+//! [`RequestError::response`]. Bytes after the head are already WebSocket frames.
+//!
+//! Client: build a [`ClientRequest`] from a URL, send [`ClientRequest::encode`] with a key from
+//! [`generate_key`], delimit the answer with a [`HeadParser`], then [`parse_response`].
+
+mod client;
+mod extensions;
+mod head;
+mod http;
+mod request;
+mod response;
+mod server;
+
+#[cfg(test)]
+mod tests;
+
+use alloc::string::String;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+pub use client::{ClientRequest, EncodeError, UrlError};
+pub use extensions::{
+    ExtensionOffer, ExtensionParam, ExtensionParseError, format_extensions, parse_extensions,
+};
+pub use head::{HeadError, HeadLimits, HeadParser};
+pub use http::Header;
+pub use request::{Request, RequestError, parse_request};
+pub use response::{Response, ResponseError, parse_response};
+pub use server::{Accept, AcceptError, accept_response, reject_response};
+
+/// GUID appended to the key before hashing (§1.3).
+const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// `Sec-WebSocket-Accept` for `key`: base64(SHA-1(key + GUID)) (§4.2.2).
+pub fn accept_key(key: &str) -> String {
+    let mut sha = sha1_smol::Sha1::new();
+    sha.update(key.as_bytes());
+    sha.update(GUID.as_bytes());
+    STANDARD.encode(sha.digest().bytes())
+}
+
+/// Whether `key` is canonical base64 of exactly 16 bytes (§4.1); the length check first
+/// keeps the decode bounded.
+pub(crate) fn is_valid_key(key: &[u8]) -> bool {
+    key.len() == 24 && STANDARD.decode(key).is_ok_and(|k| k.len() == 16)
+}
+
+/// `Sec-WebSocket-Key` from 16 random bytes, which the caller must draw from a strong source
+/// (§4.1: fresh and unpredictable for every connection).
+pub fn generate_key(random16: [u8; 16]) -> String {
+    STANDARD.encode(random16)
+}

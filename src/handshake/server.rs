@@ -1,0 +1,311 @@
+//! Server side: encoding the handshake answer (RFC 6455 §4.2.2) or a refusal.
+
+use alloc::{format, string::String, vec::Vec};
+use core::fmt;
+
+use super::accept_key;
+use super::extensions::{ExtensionOffer, format_extensions};
+use super::http::{OutHeaderError, check_out_headers, push_header, push_headers, push_status_line};
+use super::request::Request;
+
+/// What the server agrees to when accepting a handshake.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Accept {
+    /// Chosen subprotocol; must be one the client offered.
+    pub subprotocol: Option<String>,
+    /// Accepted extensions with their response parameters; each name must have been offered.
+    pub extensions: Vec<ExtensionOffer>,
+    /// Extra headers such as `Set-Cookie`.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Why a response could not be encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AcceptError {
+    /// The chosen subprotocol is not one the client offered (exact match).
+    SubprotocolNotOffered,
+    /// An accepted extension's name was not offered (exact match).
+    ExtensionNotOffered,
+    /// An extension name, parameter name or value is not a token.
+    InvalidExtension,
+    /// An extra header name is not a token.
+    InvalidHeaderName,
+    /// An extra header value has CR, LF, another control character or surrounding whitespace.
+    InvalidHeaderValue,
+    /// An extra header would duplicate one this module writes itself.
+    ReservedHeader,
+    /// `reject_response` status outside 200..=999.
+    InvalidStatus,
+    /// A body for a 204 or 304 response, which cannot carry one.
+    BodyNotAllowed,
+    /// [`Connection::accept`](crate::Connection::accept) or
+    /// [`Connection::reject`](crate::Connection::reject) without a request waiting for an
+    /// answer (not a server, already answered, or no request received yet).
+    NoPendingRequest,
+}
+
+impl fmt::Display for AcceptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AcceptError::SubprotocolNotOffered => "subprotocol was not offered by the client",
+            AcceptError::ExtensionNotOffered => "extension was not offered by the client",
+            AcceptError::InvalidExtension => "extension names and values must be tokens",
+            AcceptError::InvalidHeaderName => "header name is not a token",
+            AcceptError::InvalidHeaderValue => "header value has forbidden characters",
+            AcceptError::ReservedHeader => "header is set by the handshake itself",
+            AcceptError::InvalidStatus => "status must be in 200..=999",
+            AcceptError::BodyNotAllowed => "204 and 304 responses have no body",
+            AcceptError::NoPendingRequest => "no handshake request is waiting for an answer",
+        })
+    }
+}
+
+impl core::error::Error for AcceptError {}
+
+impl From<OutHeaderError> for AcceptError {
+    fn from(e: OutHeaderError) -> Self {
+        match e {
+            OutHeaderError::Name => AcceptError::InvalidHeaderName,
+            OutHeaderError::Value => AcceptError::InvalidHeaderValue,
+            OutHeaderError::Reserved => AcceptError::ReservedHeader,
+        }
+    }
+}
+
+/// Headers `accept_response` writes itself (plus body framing, which a 101 must not have).
+const ACCEPT_RESERVED: &[&str] = &[
+    "Upgrade",
+    "Connection",
+    "Sec-WebSocket-Accept",
+    "Sec-WebSocket-Protocol",
+    "Sec-WebSocket-Extensions",
+    "Content-Length",
+    "Transfer-Encoding",
+];
+
+/// Headers `reject_response` writes itself (plus `Transfer-Encoding`, which would conflict).
+const REJECT_RESERVED: &[&str] = &["Content-Length", "Connection", "Transfer-Encoding"];
+
+/// Encodes the `101 Switching Protocols` answer to `req`. Everything is checked before anything
+/// is written, so an error never yields a partial response.
+pub fn accept_response(req: &Request, accept: &Accept) -> Result<Vec<u8>, AcceptError> {
+    if let Some(p) = &accept.subprotocol
+        && !req.subprotocols().contains(p)
+    {
+        return Err(AcceptError::SubprotocolNotOffered);
+    }
+    for e in &accept.extensions {
+        if !e.is_valid() {
+            return Err(AcceptError::InvalidExtension);
+        }
+        if !req.extensions().iter().any(|o| o.name == e.name) {
+            return Err(AcceptError::ExtensionNotOffered);
+        }
+    }
+    check_out_headers(&accept.headers, ACCEPT_RESERVED)?;
+
+    let mut out = Vec::with_capacity(256);
+    push_status_line(&mut out, 101);
+    push_header(&mut out, "Upgrade", "websocket");
+    push_header(&mut out, "Connection", "Upgrade");
+    push_header(&mut out, "Sec-WebSocket-Accept", &accept_key(req.key()));
+    if let Some(p) = &accept.subprotocol {
+        push_header(&mut out, "Sec-WebSocket-Protocol", p);
+    }
+    if !accept.extensions.is_empty() {
+        let value = format_extensions(&accept.extensions);
+        push_header(&mut out, "Sec-WebSocket-Extensions", &value);
+    }
+    push_headers(&mut out, &accept.headers);
+    out.extend_from_slice(b"\r\n");
+    Ok(out)
+}
+
+/// Encodes a refusal with any final status (401, 403, 404, ...): adds `Content-Length` (except
+/// for 204/304) and `Connection: close`. 1xx is refused: it is not a final answer.
+pub fn reject_response(
+    status: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Result<Vec<u8>, AcceptError> {
+    if !(200..=999).contains(&status) {
+        return Err(AcceptError::InvalidStatus);
+    }
+    let bodiless = status == 204 || status == 304;
+    if bodiless && !body.is_empty() {
+        return Err(AcceptError::BodyNotAllowed);
+    }
+    check_out_headers(headers, REJECT_RESERVED)?;
+
+    let mut out = Vec::with_capacity(128 + body.len());
+    push_status_line(&mut out, status);
+    if !bodiless {
+        push_header(&mut out, "Content-Length", &format!("{}", body.len()));
+    }
+    push_header(&mut out, "Connection", "close");
+    push_headers(&mut out, headers);
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handshake::parse_request;
+    use alloc::{borrow::ToOwned, vec};
+
+    fn request(extra: &str) -> Request {
+        let head = alloc::format!(
+            "GET /chat HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
+        );
+        parse_request(head.as_bytes()).unwrap()
+    }
+
+    fn offered() -> Request {
+        request(
+            "Sec-WebSocket-Protocol: chat, superchat\r\n\
+             Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n",
+        )
+    }
+
+    fn headers(h: &[(&str, &str)]) -> Vec<(String, String)> {
+        h.iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn rfc_example_accept() {
+        let out = accept_response(&request(""), &Accept::default()).unwrap();
+        assert_eq!(
+            out,
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn accept_with_protocol_extension_and_cookie() {
+        let accept = Accept {
+            subprotocol: Some("superchat".into()),
+            extensions: vec![
+                ExtensionOffer::new("permessage-deflate")
+                    .with_param("server_max_window_bits", Some("10")),
+            ],
+            headers: headers(&[("Set-Cookie", "a=b; Path=/")]),
+        };
+        let out = String::from_utf8(accept_response(&offered(), &accept).unwrap()).unwrap();
+        assert!(
+            out.ends_with(
+                "Sec-WebSocket-Protocol: superchat\r\n\
+             Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10\r\n\
+             Set-Cookie: a=b; Path=/\r\n\r\n"
+            ),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn accept_errors() {
+        let req = offered();
+        let check = |accept: Accept, err| assert_eq!(accept_response(&req, &accept), Err(err));
+        let proto = |p: &str| Accept {
+            subprotocol: Some(p.into()),
+            ..Accept::default()
+        };
+        check(proto("Chat"), AcceptError::SubprotocolNotOffered);
+        check(proto("chat, superchat"), AcceptError::SubprotocolNotOffered);
+        let ext = |e: ExtensionOffer| Accept {
+            extensions: vec![e],
+            ..Accept::default()
+        };
+        check(
+            ext(ExtensionOffer::new("x-other")),
+            AcceptError::ExtensionNotOffered,
+        );
+        let bad = ExtensionOffer::new("permessage-deflate").with_param("a", Some("x y"));
+        check(ext(bad), AcceptError::InvalidExtension);
+        let extra = |h: &[(&str, &str)]| Accept {
+            headers: headers(h),
+            ..Accept::default()
+        };
+        check(
+            extra(&[("X-A", "b\r\nX-Injected: 1")]),
+            AcceptError::InvalidHeaderValue,
+        );
+        check(
+            extra(&[("X-A", " padded")]),
+            AcceptError::InvalidHeaderValue,
+        );
+        check(extra(&[("X A", "b")]), AcceptError::InvalidHeaderName);
+        check(extra(&[("", "b")]), AcceptError::InvalidHeaderName);
+        check(
+            extra(&[("sec-websocket-accept", "x")]),
+            AcceptError::ReservedHeader,
+        );
+        check(
+            extra(&[("CONNECTION", "close")]),
+            AcceptError::ReservedHeader,
+        );
+        assert_eq!(
+            accept_response(&request(""), &proto("chat")),
+            Err(AcceptError::SubprotocolNotOffered)
+        );
+    }
+
+    #[test]
+    fn reject_responses() {
+        let out = reject_response(403, &headers(&[("X-Reason", "origin")]), b"no").unwrap();
+        assert_eq!(
+            out,
+            b"HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\nConnection: close\r\n\
+              X-Reason: origin\r\n\r\nno"
+        );
+        let out = reject_response(599, &[], b"").unwrap();
+        assert_eq!(
+            out,
+            b"HTTP/1.1 599 \r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        let out = reject_response(204, &[], b"").unwrap();
+        assert_eq!(out, b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+        let vh = headers(&[("Sec-WebSocket-Version", "13")]);
+        assert!(reject_response(426, &vh, b"").is_ok());
+    }
+
+    #[test]
+    fn reject_errors() {
+        assert_eq!(
+            reject_response(101, &[], b""),
+            Err(AcceptError::InvalidStatus)
+        );
+        assert_eq!(
+            reject_response(100, &[], b""),
+            Err(AcceptError::InvalidStatus)
+        );
+        assert_eq!(
+            reject_response(1000, &[], b""),
+            Err(AcceptError::InvalidStatus)
+        );
+        assert_eq!(
+            reject_response(304, &[], b"x"),
+            Err(AcceptError::BodyNotAllowed)
+        );
+        let h = headers(&[("Content-Length", "1")]);
+        assert_eq!(
+            reject_response(400, &h, b""),
+            Err(AcceptError::ReservedHeader)
+        );
+        let h = headers(&[("Location", "/a\n")]);
+        assert_eq!(
+            reject_response(302, &h, b""),
+            Err(AcceptError::InvalidHeaderValue)
+        );
+        let h = headers(&[("Loc:ation", "/a")]);
+        assert_eq!(
+            reject_response(302, &h, b""),
+            Err(AcceptError::InvalidHeaderName)
+        );
+    }
+}
