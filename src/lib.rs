@@ -86,3 +86,8 @@ pub use rng::Rng;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// The handshake guide's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/handshake.md")]
+struct HandshakeDoctests;
