@@ -53,16 +53,21 @@ pub enum State {
 ///
 /// # Driving it
 ///
+/// Create it with [`server`](Self::server) or [`client`](Self::client) on a fresh
+/// transport (the opening handshake runs first), or [`upgraded`](Self::upgraded) when
+/// another stack did the HTTP upgrade.
+///
 /// Methods fall into four classes (as in quinn-proto): *inputs* named `handle_*`,
-/// *commands* (`send_*`, [`close`](Self::close)), *outputs* named `poll_*`, and getters. A
-/// driver loops:
+/// *commands* (`send_*`, [`close`](Self::close), [`accept`](Self::accept),
+/// [`reject`](Self::reject)), *outputs* named `poll_*`, and getters. A driver loops:
 ///
 /// 1. Read from the transport into [`read_buf`](Self::read_buf) and report the count with
 ///    [`handle_read`](Self::handle_read) (no extra copy), or pass a slice to
 ///    [`handle_bytes`](Self::handle_bytes). On end of stream call
 ///    [`handle_eof`](Self::handle_eof).
 /// 2. Call [`poll_event`](Self::poll_event) until it returns `None`, reacting to each
-///    event (sending replies is fine while holding one).
+///    event (sending replies is fine while holding one). A server answers
+///    [`Event::Request`] with [`accept`](Self::accept) or [`reject`](Self::reject).
 /// 3. Write [`poll_transmit`](Self::poll_transmit) to the transport and report what was
 ///    written with [`handle_transmitted`](Self::handle_transmitted), until it is empty.
 /// 4. Once [`should_close_transport`](Self::should_close_transport) is true, close the
