@@ -29,7 +29,8 @@ pub(crate) enum Kind {
 /// What the receiver produced; its payload is in the caller's buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Incoming {
-    /// A whole message (whole delivery); text is already validated.
+    /// A whole message (whole delivery). Text that arrived in pieces was validated as it
+    /// came; text that arrived whole is validated by the conversion to `&str`.
     Message(Kind),
     /// A piece of a message (streaming delivery); text pieces end on a code-point boundary.
     Piece(Kind, bool),
@@ -237,9 +238,7 @@ impl Receiver {
                 apply_mask(out, key, 0);
             }
             self.consume(n);
-            if kind == Kind::Text && core::str::from_utf8(out).is_err() {
-                return Err(ProtocolError::InvalidUtf8);
-            }
+            // Text is validated once, by the conversion to `&str` that makes the event.
             return Ok(Step::Done(Incoming::Message(kind)));
         }
 
