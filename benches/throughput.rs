@@ -13,7 +13,9 @@ use ws_proto::{Config, Connection, Event, Rng, Role};
 struct Key;
 impl Rng for Key {
     fn fill(&mut self, dest: &mut [u8]) {
-        dest.iter_mut().enumerate().for_each(|(i, b)| *b = 0x5A ^ i as u8);
+        dest.iter_mut()
+            .enumerate()
+            .for_each(|(i, b)| *b = 0x5A ^ i as u8);
     }
 }
 
@@ -105,17 +107,28 @@ fn bench_send(name: &str, role: Role, count: usize, payload: &[u8]) {
 }
 
 fn main() {
-    let text_64k: String = "ascii text and ünïcödé € 😀 ".chars().cycle().take(60_000).collect();
+    let text_64k: String = "ascii text and ünïcödé € 😀 "
+        .chars()
+        .cycle()
+        .take(60_000)
+        .collect();
     let text_64k = &text_64k[..text_64k.len()];
     println!("ws-proto throughput (median of 9 runs), server receiving masked client frames");
-    bench_recv("recv binary 16 B", 1_000_000, 16, |c| c.send_binary(&[7; 16]).unwrap());
-    bench_recv("recv binary 1 KiB", 200_000, 1024, |c| c.send_binary(&[7; 1024]).unwrap());
+    bench_recv("recv binary 16 B", 1_000_000, 16, |c| {
+        c.send_binary(&[7; 16]).unwrap()
+    });
+    bench_recv("recv binary 1 KiB", 200_000, 1024, |c| {
+        c.send_binary(&[7; 1024]).unwrap()
+    });
     bench_recv("recv binary 64 KiB", 4_000, 65536, |c| {
         c.send_binary(&[7; 65536]).unwrap()
     });
-    bench_recv("recv text 64 KiB (mixed UTF-8)", 4_000, text_64k.len(), |c| {
-        c.send_text(text_64k).unwrap()
-    });
+    bench_recv(
+        "recv text 64 KiB (mixed UTF-8)",
+        4_000,
+        text_64k.len(),
+        |c| c.send_text(text_64k).unwrap(),
+    );
     let bytes = text_64k.as_bytes();
     let pieces: Vec<&str> = {
         // 16 parts cut at char boundaries.
@@ -131,12 +144,32 @@ fn main() {
         }
         v
     };
-    bench_recv("recv fragmented text 64 KiB (16 parts)", 4_000, text_64k.len(), |c| {
-        for (i, p) in pieces.iter().enumerate() {
-            c.send_text_part(p, i == 15).unwrap();
-        }
-    });
-    bench_send("send binary 125 B (server)", Role::Server, 1_000_000, &[9; 125]);
-    bench_send("send binary 125 B (client, masked)", Role::Client, 1_000_000, &[9; 125]);
-    bench_send("send binary 64 KiB (client, masked)", Role::Client, 10_000, &[9; 65536]);
+    bench_recv(
+        "recv fragmented text 64 KiB (16 parts)",
+        4_000,
+        text_64k.len(),
+        |c| {
+            for (i, p) in pieces.iter().enumerate() {
+                c.send_text_part(p, i == 15).unwrap();
+            }
+        },
+    );
+    bench_send(
+        "send binary 125 B (server)",
+        Role::Server,
+        1_000_000,
+        &[9; 125],
+    );
+    bench_send(
+        "send binary 125 B (client, masked)",
+        Role::Client,
+        1_000_000,
+        &[9; 125],
+    );
+    bench_send(
+        "send binary 64 KiB (client, masked)",
+        Role::Client,
+        10_000,
+        &[9; 65536],
+    );
 }
