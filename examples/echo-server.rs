@@ -17,6 +17,7 @@
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use ws_proto::handshake::{HeadLimits, HeadParser, RequestError, parse_request};
 use ws_proto::{Accept, Config, Connection, Event, SendError};
@@ -57,6 +58,8 @@ fn show(peer: Option<SocketAddr>) -> String {
 /// Serves one TCP connection: the page for plain HTTP, the echo for WebSocket upgrades.
 fn serve(mut stream: TcpStream) -> io::Result<()> {
     stream.set_nodelay(true)?;
+    // A peer that stops reading cannot block a write for ever.
+    stream.set_write_timeout(Some(Duration::from_secs(10)))?;
     let peer = stream.peer_addr().ok();
 
     // Read the request head first, to tell a page request from a WebSocket upgrade. The
@@ -82,7 +85,9 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
         head.extend_from_slice(&chunk[..n]);
     }
 
+    // Default deadlines: 10 s for the handshake, 10 s for the closing handshake.
     let mut conn = Connection::server(Config::default());
+    conn.handle_timeout_at(Instant::now());
     conn.handle_bytes(&head);
     let mut buf = Vec::new();
     let mut path = String::new();
@@ -119,12 +124,23 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
         if conn.should_close_transport() {
             break;
         }
-        let n = stream.read(conn.read_buf())?;
-        if n == 0 {
-            conn.handle_eof();
-        } else {
-            conn.handle_read(n);
+        // Sleep in read() until data arrives or the connection's next deadline.
+        let timeout = conn.poll_timeout_at().map(|at| {
+            at.saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1))
+        });
+        stream.set_read_timeout(timeout)?;
+        match stream.read(conn.read_buf()) {
+            Ok(0) => conn.handle_eof(),
+            Ok(n) => conn.handle_read(n),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => return Err(e),
         }
+        conn.handle_timeout_at(Instant::now());
     }
     println!(
         "{} path={} subprotocol={} close={}",

@@ -1,4 +1,6 @@
-//! Limits and behaviour switches, with documented defaults.
+//! Limits, deadlines and behaviour switches, with documented defaults.
+
+use core::time::Duration;
 
 /// How text and binary messages are handed to the application.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -55,6 +57,27 @@ pub struct Config {
     pub max_head_size: usize,
     /// Most header lines in a handshake head; a server answers 431 beyond it. Default: 64.
     pub max_headers: usize,
+    /// Time allowed for the opening handshake, from the first clock reading
+    /// ([`Connection::handle_timeout`](crate::Connection::handle_timeout)) until the
+    /// connection is open; then it fails with
+    /// [`HandshakeError::Timeout`](crate::HandshakeError::Timeout). `None`: no limit.
+    /// Default: 10 s.
+    pub handshake_timeout: Option<Duration>,
+    /// Time allowed, after our Close frame (or a failure), for the closing handshake to
+    /// finish: the peer's Close, the output drained, and for a client the server's end of
+    /// stream. Then the transport should be closed anyway
+    /// ([`Connection::should_close_transport`](crate::Connection::should_close_transport)),
+    /// and [`Event::Close`](crate::Event::Close) with 1006 is reported if the peer's Close
+    /// never came. `None`: wait forever. Default: 10 s.
+    pub close_timeout: Option<Duration>,
+    /// Send a Ping when nothing was received for this long. `None`: no keepalive.
+    /// Default: `None`.
+    pub keepalive_interval: Option<Duration>,
+    /// With keepalive on: time the peer has to send anything (normally the Pong) after our
+    /// keepalive Ping; then the connection fails with
+    /// [`ProtocolError::KeepaliveTimeout`](crate::ProtocolError::KeepaliveTimeout)
+    /// (Close 1011). Default: 20 s.
+    pub keepalive_timeout: Duration,
     /// How many bytes [`Connection::read_buf`](crate::Connection::read_buf) offers at least
     /// per call. Default: 16 KiB.
     pub read_chunk: usize,
@@ -70,6 +93,10 @@ impl Default for Config {
             auto_pong: true,
             delivery: Delivery::Whole,
             fragment_size: None,
+            handshake_timeout: Some(Duration::from_secs(10)),
+            close_timeout: Some(Duration::from_secs(10)),
+            keepalive_interval: None,
+            keepalive_timeout: Duration::from_secs(20),
             max_head_size: 16 << 10,
             max_headers: 64,
             read_chunk: 16 << 10,

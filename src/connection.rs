@@ -4,6 +4,7 @@
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::time::Duration;
 
 use crate::close::{CloseBodyError, CloseCode, MAX_REASON_LEN, parse_close_body};
 use crate::config::Config;
@@ -17,6 +18,7 @@ use crate::handshake::{
 use crate::message::{Incoming, Kind, Receiver, Rules};
 use crate::outbound::{Outbound, frame_len};
 use crate::rng::Rng;
+use crate::timer::{Timer, Timers};
 
 fn head_limits(config: &Config) -> HeadLimits {
     HeadLimits {
@@ -104,6 +106,16 @@ pub struct Connection {
     pong_end: u64,
     /// Kind of the streamed outgoing message in progress.
     sending: Option<Kind>,
+    timers: Timers,
+    /// A keepalive Ping was sent and nothing has been received since.
+    keepalive_ping_out: bool,
+    /// The close timer expired: close the transport whatever is left.
+    timed_out: bool,
+    /// An event raised by a timer, reported by the next `poll_event`.
+    timer_event: Option<Event<'static>>,
+    /// The `Instant` that `handle_timeout_at` times count from.
+    #[cfg(feature = "std")]
+    epoch: Option<std::time::Instant>,
 }
 
 /// The opening handshake's progress.
@@ -210,7 +222,8 @@ impl Connection {
     }
 
     fn build(role: Role, config: Config, rng: Option<Box<dyn Rng>>, phase: Phase) -> Self {
-        Connection {
+        let open = matches!(phase, Phase::Open);
+        let mut conn = Connection {
             role,
             config,
             rng,
@@ -227,7 +240,20 @@ impl Connection {
             pong: None,
             pong_end: 0,
             sending: None,
+            timers: Timers::default(),
+            keepalive_ping_out: false,
+            timed_out: false,
+            timer_event: None,
+            #[cfg(feature = "std")]
+            epoch: None,
+        };
+        if open {
+            conn.on_open();
+        } else {
+            conn.timers
+                .set(Timer::Handshake, conn.config.handshake_timeout);
         }
+        conn
     }
 
     // ---- getters ----
@@ -294,15 +320,17 @@ impl Connection {
     /// True once the connection is [`State::Closed`] and all output has been written, for
     /// a server (which closes first, RFC 6455 §7.1.1), after a failure, or after the peer
     /// closed the transport. A client that completed the closing handshake waits for the
-    /// server to close the TCP connection ([`handle_eof`](Self::handle_eof)); if that does
-    /// not happen within a timeout of the driver's choosing, it closes the transport itself.
+    /// server to close the TCP connection ([`handle_eof`](Self::handle_eof)). Also true once
+    /// [`Config::close_timeout`] has passed since our Close (or a failure), whatever is
+    /// still unsent: a peer that neither answers nor reads cannot hold the transport open.
     pub fn should_close_transport(&self) -> bool {
-        self.state() == State::Closed
-            && self.buffered_amount() == 0
-            && (self.role == Role::Server
-                || self.failed
-                || self.eof
-                || matches!(self.phase, Phase::Refused))
+        self.timed_out
+            || self.state() == State::Closed
+                && self.buffered_amount() == 0
+                && (self.role == Role::Server
+                    || self.failed
+                    || self.eof
+                    || matches!(self.phase, Phase::Refused))
     }
 
     // ---- inputs ----
@@ -310,8 +338,9 @@ impl Connection {
     /// Hands over bytes read from the transport (copied into the connection's buffer).
     /// Chunks of any size give the same events. Ignored once the connection has ended.
     pub fn handle_bytes(&mut self, data: &[u8]) {
-        if !self.finished {
+        if !self.finished && !data.is_empty() {
             self.rx.push(data);
+            self.on_input();
         }
     }
 
@@ -325,16 +354,65 @@ impl Connection {
     /// Reports that `n` bytes were read into [`read_buf`](Self::read_buf) (clamped to its
     /// length).
     pub fn handle_read(&mut self, n: usize) {
-        if self.finished {
+        if self.finished || n == 0 {
             return;
         }
         self.rx.commit(n);
+        self.on_input();
     }
 
     /// Reports that the transport's read side ended. If no Close frame was received, the
     /// next events are whatever complete input remains, then [`Event::Close`] with 1006.
     pub fn handle_eof(&mut self) {
         self.eof = true;
+    }
+
+    /// Tells the connection the time, and acts on the deadlines that have passed: fails a
+    /// handshake that took too long, sends a keepalive Ping or fails an unresponsive peer,
+    /// ends a closing handshake that took too long. Resulting events come from
+    /// [`poll_event`](Self::poll_event).
+    ///
+    /// `now` is the time since an epoch of the driver's choosing (it never goes back).
+    /// Call it once right after creating the connection and on every wake-up, before
+    /// feeding input; [`poll_timeout`](Self::poll_timeout) says when to wake up next.
+    pub fn handle_timeout(&mut self, now: Duration) {
+        self.timers.set_now(now);
+        if self.timers.take_expired(Timer::Handshake) && self.state() == State::Connecting {
+            let event = self.fail_handshake(HandshakeError::Timeout);
+            self.timer_event = Some(event);
+        }
+        if self.timers.take_expired(Timer::Keepalive) && self.state() == State::Open {
+            if self.keepalive_ping_out {
+                let event = self.fail(ProtocolError::KeepaliveTimeout);
+                self.timer_event = Some(event);
+            } else {
+                let key = self.mask_key();
+                self.tx.push_frame(OpCode::Ping, true, 0, &[], key);
+                self.keepalive_ping_out = true;
+                self.timers
+                    .arm(Timer::Keepalive, self.config.keepalive_timeout);
+            }
+        }
+        if self.timers.take_expired(Timer::Close) {
+            self.timed_out = true;
+            if !self.finished {
+                // Our Close was never answered.
+                self.finished = true;
+                self.rx.clear();
+                self.timer_event = Some(Event::Close {
+                    code: CloseCode::ABNORMAL,
+                    reason: "",
+                });
+            }
+        }
+    }
+
+    /// [`handle_timeout`](Self::handle_timeout) with an `Instant`: times count from the
+    /// first `Instant` passed in.
+    #[cfg(feature = "std")]
+    pub fn handle_timeout_at(&mut self, now: std::time::Instant) {
+        let epoch = *self.epoch.get_or_insert(now);
+        self.handle_timeout(now.saturating_duration_since(epoch));
     }
 
     /// Reports that `n` bytes of [`poll_transmit`](Self::poll_transmit) were written.
@@ -351,6 +429,9 @@ impl Connection {
     /// while holding it, and may take ownership of a message with `core::mem::take(buf)`.
     /// Reusing one buffer keeps the receive path free of allocations.
     pub fn poll_event<'b>(&mut self, buf: &'b mut Vec<u8>) -> Option<Event<'b>> {
+        if let Some(event) = self.timer_event.take() {
+            return Some(event);
+        }
         if self.finished {
             return None;
         }
@@ -377,6 +458,21 @@ impl Connection {
             Ok(None) => None,
             Err(error) => Some(self.fail(error)),
         }
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called (same epoch as
+    /// its `now`), or `None` if no deadline is set. `Duration::ZERO` before the first call
+    /// to `handle_timeout` if a deadline is waiting for the time.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        self.timers.next()
+    }
+
+    /// [`poll_timeout`](Self::poll_timeout) as an `Instant`, for drivers that use
+    /// [`handle_timeout_at`](Self::handle_timeout_at); `None` before its first call.
+    #[cfg(feature = "std")]
+    pub fn poll_timeout_at(&self) -> Option<std::time::Instant> {
+        let epoch = self.epoch?;
+        self.poll_timeout().map(|d| epoch + d)
     }
 
     /// Bytes to write to the transport (empty when there are none). Report what was
@@ -459,6 +555,7 @@ impl Connection {
         self.tx.push_raw(&response);
         self.subprotocol = accept.subprotocol.clone();
         self.phase = Phase::Open;
+        self.on_open();
         Ok(())
     }
 
@@ -483,9 +580,7 @@ impl Connection {
         }
         let response = reject_response(status, headers, body)?;
         self.tx.push_raw(&response);
-        self.phase = Phase::Refused;
-        self.finished = true;
-        self.rx.clear();
+        self.refuse();
         Ok(())
     }
 
@@ -528,6 +623,7 @@ impl Connection {
                         self.rx.consume(head_len);
                         self.subprotocol = response.subprotocol().map(String::from);
                         self.phase = Phase::Open;
+                        self.on_open();
                         Some(Event::Connected(Box::new(response)))
                     }
                     Ok(response) => {
@@ -560,8 +656,7 @@ impl Connection {
                 else {
                     return None;
                 };
-                self.finished = true;
-                self.rx.clear();
+                self.refuse();
                 Some(Event::Rejected {
                     response,
                     body: buf,
@@ -576,9 +671,7 @@ impl Connection {
         if !self.eof {
             return None;
         }
-        self.phase = Phase::Refused;
-        self.finished = true;
-        self.rx.clear();
+        self.refuse();
         Some(Event::Close {
             code: CloseCode::ABNORMAL,
             reason: "",
@@ -586,11 +679,36 @@ impl Connection {
     }
 
     fn fail_handshake<'b>(&mut self, error: HandshakeError) -> Event<'b> {
-        self.phase = Phase::Refused;
+        self.refuse();
         self.failed = true;
+        Event::Error(ProtocolError::Handshake(error))
+    }
+
+    /// Ends the handshake phase without opening; what is queued (an HTTP answer) gets
+    /// the close timeout to drain.
+    fn refuse(&mut self) {
+        self.phase = Phase::Refused;
         self.finished = true;
         self.rx.clear();
-        Event::Error(ProtocolError::Handshake(error))
+        self.timers.stop(Timer::Handshake);
+        self.timers.set(Timer::Close, self.config.close_timeout);
+    }
+
+    /// The connection just opened.
+    fn on_open(&mut self) {
+        self.timers.stop(Timer::Handshake);
+        self.timers
+            .set(Timer::Keepalive, self.config.keepalive_interval);
+    }
+
+    /// Input arrived: the peer is alive, restart the keepalive interval.
+    fn on_input(&mut self) {
+        if let (Some(interval), Phase::Open) = (self.config.keepalive_interval, &self.phase) {
+            if !self.close_sent {
+                self.keepalive_ping_out = false;
+                self.timers.arm(Timer::Keepalive, interval);
+            }
+        }
     }
 
     fn masks(&self) -> bool {
@@ -715,6 +833,8 @@ impl Connection {
             .push_frame(OpCode::Close, true, 0, &body[..len], key);
         self.close_sent = true;
         self.sending = None;
+        self.timers.stop(Timer::Keepalive);
+        self.timers.set(Timer::Close, self.config.close_timeout);
     }
 
     /// Fails the connection because the peer broke the protocol.

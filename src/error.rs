@@ -11,7 +11,7 @@ use core::fmt;
 use crate::close::CloseCode;
 use crate::handshake::{HeadError, RequestError, ResponseError};
 
-/// A violation of RFC 6455 by the peer; the connection has failed.
+/// The peer broke RFC 6455 or stopped answering; the connection has failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProtocolError {
@@ -50,6 +50,9 @@ pub enum ProtocolError {
     /// A message has more frames than
     /// [`Config::max_fragments`](crate::Config::max_fragments) (1009).
     TooManyFragments,
+    /// With keepalive on, the peer sent nothing within
+    /// [`Config::keepalive_timeout`](crate::Config::keepalive_timeout) of our Ping (1011).
+    KeepaliveTimeout,
     /// The opening handshake failed. No Close frame is sent (the connection never opened);
     /// a server has queued the HTTP error response instead ([`HandshakeError::status`]).
     Handshake(HandshakeError),
@@ -63,6 +66,7 @@ impl ProtocolError {
             ProtocolError::FrameTooLarge
             | ProtocolError::MessageTooLarge
             | ProtocolError::TooManyFragments => CloseCode::MESSAGE_TOO_BIG,
+            ProtocolError::KeepaliveTimeout => CloseCode::INTERNAL_ERROR,
             _ => CloseCode::PROTOCOL_ERROR,
         }
     }
@@ -86,6 +90,7 @@ impl ProtocolError {
             ProtocolError::FrameTooLarge => "frame too large",
             ProtocolError::MessageTooLarge => "message too large",
             ProtocolError::TooManyFragments => "too many fragments",
+            ProtocolError::KeepaliveTimeout => "keepalive timeout",
             ProtocolError::Handshake(_) => "opening handshake failed",
         }
     }
@@ -119,6 +124,9 @@ pub enum HandshakeError {
     Request(RequestError),
     /// The server's response broke a rule of RFC 6455 §4.1.
     Response(ResponseError),
+    /// The handshake did not finish within
+    /// [`Config::handshake_timeout`](crate::Config::handshake_timeout).
+    Timeout,
 }
 
 impl HandshakeError {
@@ -127,7 +135,7 @@ impl HandshakeError {
         match self {
             HandshakeError::Head(e) => Some(e.status()),
             HandshakeError::Request(e) => Some(e.status()),
-            HandshakeError::Response(_) => None,
+            HandshakeError::Response(_) | HandshakeError::Timeout => None,
         }
     }
 }
@@ -138,6 +146,7 @@ impl fmt::Display for HandshakeError {
             HandshakeError::Head(e) => fmt::Display::fmt(e, f),
             HandshakeError::Request(e) => fmt::Display::fmt(e, f),
             HandshakeError::Response(e) => fmt::Display::fmt(e, f),
+            HandshakeError::Timeout => f.write_str("timed out"),
         }
     }
 }

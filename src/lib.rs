@@ -70,6 +70,7 @@ mod mask;
 mod message;
 mod outbound;
 mod rng;
+mod timer;
 mod utf8;
 
 pub use close::CloseCode;
