@@ -276,7 +276,7 @@ impl Connection {
                 | Phase::ClientHandshake { .. }
                 | Phase::ClientRejected { .. }
         );
-        if handshaking && !self.finished {
+        if handshaking {
             State::Connecting
         } else if self.failed
             || self.eof
