@@ -78,6 +78,11 @@ pub struct Config {
     /// [`ProtocolError::KeepaliveTimeout`](crate::ProtocolError::KeepaliveTimeout)
     /// (Close 1011). Default: 20 s.
     pub keepalive_timeout: Duration,
+    /// permessage-deflate (RFC 7692): whether to offer/accept it and with which limits.
+    /// Default: enabled, 15-bit windows, context takeover, messages under 32 bytes sent
+    /// uncompressed.
+    #[cfg(feature = "deflate")]
+    pub deflate: crate::deflate::DeflateConfig,
     /// How many bytes [`Connection::read_buf`](crate::Connection::read_buf) offers at least
     /// per call. Default: 16 KiB.
     pub read_chunk: usize,
@@ -99,6 +104,8 @@ impl Default for Config {
             keepalive_timeout: Duration::from_secs(20),
             max_head_size: 16 << 10,
             max_headers: 64,
+            #[cfg(feature = "deflate")]
+            deflate: crate::deflate::DeflateConfig::default(),
             read_chunk: 16 << 10,
         }
     }

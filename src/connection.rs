@@ -8,6 +8,8 @@ use core::time::Duration;
 
 use crate::close::{CloseBodyError, CloseCode, MAX_REASON_LEN, parse_close_body};
 use crate::config::Config;
+#[cfg(feature = "deflate")]
+use crate::deflate::{self, DeflateParams, Deflater, Inflater};
 use crate::error::{HandshakeError, ProtocolError, SendError};
 use crate::event::Event;
 use crate::frame::{MAX_CONTROL_PAYLOAD, OpCode};
@@ -26,6 +28,10 @@ fn head_limits(config: &Config) -> HeadLimits {
         max_headers: config.max_headers,
     }
 }
+
+/// RSV1, as a bit of the frame header's 3-bit RSV nibble (permessage-deflate).
+#[cfg(feature = "deflate")]
+const RSV1: u8 = 0b100;
 
 /// Which end of the connection this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -91,8 +97,6 @@ pub struct Connection {
     subprotocol: Option<String>,
     rx: Receiver,
     tx: Outbound,
-    /// RSV bits that negotiated extensions allow on incoming frames.
-    rsv_allowed: u8,
     close_sent: bool,
     close_received: bool,
     failed: bool,
@@ -106,6 +110,11 @@ pub struct Connection {
     pong_end: u64,
     /// Kind of the streamed outgoing message in progress.
     sending: Option<Kind>,
+    /// The streamed outgoing message in progress is compressed.
+    sending_compressed: bool,
+    /// permessage-deflate, once negotiated: what was agreed, and our compressor.
+    #[cfg(feature = "deflate")]
+    deflate: Option<(DeflateParams, Deflater)>,
     timers: Timers,
     /// A keepalive Ping was sent and nothing has been received since.
     keepalive_ping_out: bool,
@@ -188,6 +197,14 @@ impl Connection {
         config: Config,
         mut rng: Box<dyn Rng>,
     ) -> Result<Self, EncodeError> {
+        #[cfg(feature = "deflate")]
+        let request = if config.deflate.enabled
+            && !request.extensions().iter().any(|e| e.name == deflate::NAME)
+        {
+            request.extension(deflate::offer(&config.deflate))
+        } else {
+            request
+        };
         let mut nonce = [0u8; 16];
         rng.fill(&mut nonce);
         let key = generate_key(nonce);
@@ -231,7 +248,6 @@ impl Connection {
             subprotocol: None,
             rx: Receiver::default(),
             tx: Outbound::default(),
-            rsv_allowed: 0,
             close_sent: false,
             close_received: false,
             failed: false,
@@ -240,6 +256,9 @@ impl Connection {
             pong: None,
             pong_end: 0,
             sending: None,
+            sending_compressed: false,
+            #[cfg(feature = "deflate")]
+            deflate: None,
             timers: Timers::default(),
             keepalive_ping_out: false,
             timed_out: false,
@@ -441,7 +460,6 @@ impl Connection {
         let rules = Rules {
             role: self.role,
             config: &self.config,
-            rsv_allowed: self.rsv_allowed,
         };
         match self.rx.next(buf, rules) {
             Ok(Some(incoming)) => self.on_incoming(incoming, buf),
@@ -551,12 +569,46 @@ impl Connection {
         else {
             return Err(AcceptError::NoPendingRequest);
         };
+        #[cfg(feature = "deflate")]
+        let (response, agreed) = {
+            if accept.extensions.iter().any(|e| e.name == deflate::NAME) {
+                return Err(AcceptError::ExtensionManagedByConnection);
+            }
+            let agreed = self
+                .config
+                .deflate
+                .enabled
+                .then(|| deflate::accept(&self.config.deflate, request.extensions()))
+                .flatten();
+            match &agreed {
+                Some((_, element)) => {
+                    let mut with_deflate = accept.clone();
+                    with_deflate.extensions.push(element.clone());
+                    (
+                        accept_response(request, &with_deflate)?,
+                        agreed.map(|(p, _)| p),
+                    )
+                }
+                None => (accept_response(request, accept)?, None),
+            }
+        };
+        #[cfg(not(feature = "deflate"))]
         let response = accept_response(request, accept)?;
         self.tx.push_raw(&response);
         self.subprotocol = accept.subprotocol.clone();
+        #[cfg(feature = "deflate")]
+        if let Some(params) = agreed {
+            self.start_deflate(params);
+        }
         self.phase = Phase::Open;
         self.on_open();
         Ok(())
+    }
+
+    /// The permessage-deflate parameters agreed in the handshake, if it was negotiated.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<DeflateParams> {
+        self.deflate.as_ref().map(|(params, _)| *params)
     }
 
     /// (Server) Refuses the pending [`Event::Request`] with any final status (e.g. 403 for
@@ -620,6 +672,12 @@ impl Connection {
             } => match parser.advance(live) {
                 Ok(Some(head_len)) => match parse_response(&live[..head_len], request, key) {
                     Ok(response) if response.status() == 101 => {
+                        #[cfg(feature = "deflate")]
+                        match deflate::check_response(&self.config.deflate, response.extensions()) {
+                            Ok(Some(params)) => self.start_deflate(params),
+                            Ok(None) => {}
+                            Err(e) => return Some(self.fail_handshake(HandshakeError::Deflate(e))),
+                        }
                         self.rx.consume(head_len);
                         self.subprotocol = response.subprotocol().map(String::from);
                         self.phase = Phase::Open;
@@ -757,7 +815,8 @@ impl Connection {
         if self.sending.is_some() {
             return Err(SendError::MessageInProgress);
         }
-        self.send_frames(opcode, data, true)
+        let compress = self.compresses(data.len());
+        self.send_payload(opcode, data, true, compress)
     }
 
     fn send_part(&mut self, kind: Kind, data: &[u8], fin: bool) -> Result<(), SendError> {
@@ -768,20 +827,99 @@ impl Connection {
             (Some(current), _) if current == kind => OpCode::Continuation,
             (Some(_), _) => return Err(SendError::MessageInProgress),
         };
-        self.send_frames(opcode, data, fin)?;
+        let compress = if opcode == OpCode::Continuation {
+            self.sending_compressed
+        } else {
+            self.compresses(data.len())
+        };
+        self.send_payload(opcode, data, fin, compress)?;
         self.sending = if fin { None } else { Some(kind) };
+        self.sending_compressed = compress && !fin;
         Ok(())
     }
 
-    /// Queues `data` as one frame, or as several of at most `fragment_size` bytes.
-    fn send_frames(&mut self, opcode: OpCode, data: &[u8], fin: bool) -> Result<(), SendError> {
+    /// Whether a message starting with `len` bytes goes out compressed.
+    fn compresses(&self, len: usize) -> bool {
+        #[cfg(feature = "deflate")]
+        if let Some((_, deflater)) = &self.deflate {
+            return deflater.wants(len);
+        }
+        let _ = len;
+        false
+    }
+
+    /// Sends the next part of a message, compressed (RSV1 on its first frame) or not.
+    fn send_payload(
+        &mut self,
+        opcode: OpCode,
+        data: &[u8],
+        fin: bool,
+        compress: bool,
+    ) -> Result<(), SendError> {
+        #[cfg(feature = "deflate")]
+        if compress {
+            if let Some((params, mut deflater)) = self.deflate.take() {
+                // Check room before compressing (a refused send must not advance the
+                // compressor's context): DEFLATE never grows data by more than a few
+                // bytes per 16 KiB.
+                let bound = data.len() + 5 * (data.len() / 16_384 + 1) + 8;
+                let result = self.check_room(frame_len(bound, self.masks())).map(|()| {
+                    let compressed = deflater.compress(data, fin);
+                    let rsv = if opcode == OpCode::Continuation {
+                        0
+                    } else {
+                        RSV1
+                    };
+                    self.send_frames(opcode, rsv, compressed, fin)
+                });
+                self.deflate = Some((params, deflater));
+                return result.and_then(|sent| sent);
+            }
+        }
+        let _ = compress;
+        self.send_frames(opcode, 0, data, fin)
+    }
+
+    /// Turns on permessage-deflate with the agreed parameters.
+    #[cfg(feature = "deflate")]
+    fn start_deflate(&mut self, params: DeflateParams) {
+        let server = self.role == Role::Server;
+        let (ours, ours_reset, theirs, theirs_reset) = if server {
+            (
+                params.server_max_window_bits,
+                params.server_no_context_takeover,
+                params.client_max_window_bits,
+                params.client_no_context_takeover,
+            )
+        } else {
+            (
+                params.client_max_window_bits,
+                params.client_no_context_takeover,
+                params.server_max_window_bits,
+                params.server_no_context_takeover,
+            )
+        };
+        self.rx.set_inflater(Inflater::new(theirs, theirs_reset));
+        let deflater = Deflater::new(ours, ours_reset, &self.config.deflate);
+        self.deflate = Some((params, deflater));
+    }
+
+    /// Queues `data` as one frame, or as several of at most `fragment_size` bytes; `rsv`
+    /// goes on the first frame only.
+    fn send_frames(
+        &mut self,
+        opcode: OpCode,
+        rsv: u8,
+        data: &[u8],
+        fin: bool,
+    ) -> Result<(), SendError> {
         let masked = self.masks();
         let size = match self.config.fragment_size {
             Some(size) if size > 0 && data.len() > size => size,
             _ => {
                 self.check_room(frame_len(data.len(), masked))?;
                 let key = self.mask_key();
-                self.tx.push_frame(opcode, fin, 0, data, key);
+                self.tx.push_frame(opcode, fin, rsv, data, key);
                 return Ok(());
             }
         };
@@ -792,9 +930,14 @@ impl Connection {
         self.check_room(total)?;
         let count = data.len().div_ceil(size);
         for (i, chunk) in data.chunks(size).enumerate() {
-            let op = if i == 0 { opcode } else { OpCode::Continuation };
+            let (op, bits) = if i == 0 {
+                (opcode, rsv)
+            } else {
+                (OpCode::Continuation, 0)
+            };
             let key = self.mask_key();
-            self.tx.push_frame(op, fin && i + 1 == count, 0, chunk, key);
+            self.tx
+                .push_frame(op, fin && i + 1 == count, bits, chunk, key);
         }
         Ok(())
     }
@@ -833,6 +976,7 @@ impl Connection {
             .push_frame(OpCode::Close, true, 0, &body[..len], key);
         self.close_sent = true;
         self.sending = None;
+        self.sending_compressed = false;
         self.timers.stop(Timer::Keepalive);
         self.timers.set(Timer::Close, self.config.close_timeout);
     }

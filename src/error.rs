@@ -41,6 +41,8 @@ pub enum ProtocolError {
     InvalidCloseCode(u16),
     /// Text or a close reason that is not UTF-8 (1007).
     InvalidUtf8,
+    /// A permessage-deflate message that is not a valid DEFLATE stream (1007).
+    InvalidCompressedData,
     /// A frame's payload exceeds [`Config::max_frame_size`](crate::Config::max_frame_size)
     /// (1009).
     FrameTooLarge,
@@ -62,7 +64,9 @@ impl ProtocolError {
     /// The close code this error puts on the wire.
     pub const fn close_code(self) -> CloseCode {
         match self {
-            ProtocolError::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCompressedData => {
+                CloseCode::INVALID_PAYLOAD
+            }
             ProtocolError::FrameTooLarge
             | ProtocolError::MessageTooLarge
             | ProtocolError::TooManyFragments => CloseCode::MESSAGE_TOO_BIG,
@@ -87,6 +91,7 @@ impl ProtocolError {
             ProtocolError::InvalidCloseBody => "close body of one byte",
             ProtocolError::InvalidCloseCode(_) => "invalid close code",
             ProtocolError::InvalidUtf8 => "invalid UTF-8",
+            ProtocolError::InvalidCompressedData => "invalid compressed data",
             ProtocolError::FrameTooLarge => "frame too large",
             ProtocolError::MessageTooLarge => "message too large",
             ProtocolError::TooManyFragments => "too many fragments",
@@ -124,6 +129,9 @@ pub enum HandshakeError {
     Request(RequestError),
     /// The server's response broke a rule of RFC 6455 §4.1.
     Response(ResponseError),
+    /// The server's permessage-deflate response broke RFC 7692.
+    #[cfg(feature = "deflate")]
+    Deflate(crate::deflate::DeflateError),
     /// The handshake did not finish within
     /// [`Config::handshake_timeout`](crate::Config::handshake_timeout).
     Timeout,
@@ -136,6 +144,8 @@ impl HandshakeError {
             HandshakeError::Head(e) => Some(e.status()),
             HandshakeError::Request(e) => Some(e.status()),
             HandshakeError::Response(_) | HandshakeError::Timeout => None,
+            #[cfg(feature = "deflate")]
+            HandshakeError::Deflate(_) => None,
         }
     }
 }
@@ -147,6 +157,8 @@ impl fmt::Display for HandshakeError {
             HandshakeError::Request(e) => fmt::Display::fmt(e, f),
             HandshakeError::Response(e) => fmt::Display::fmt(e, f),
             HandshakeError::Timeout => f.write_str("timed out"),
+            #[cfg(feature = "deflate")]
+            HandshakeError::Deflate(e) => fmt::Display::fmt(e, f),
         }
     }
 }

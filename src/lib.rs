@@ -46,6 +46,8 @@
 //!
 //! # Features
 //!
+//! - `deflate` (default): permessage-deflate (RFC 7692), negotiated automatically from
+//!   [`Config::deflate`]; needs `std`. See `docs/deflate.md`.
 //! - `std` (default): the OS random source for client masking keys
 //!   ([`Connection::upgraded`]) and `std::error::Error` impls. Without it the crate is
 //!   `no_std` + `alloc`, and clients supply their own [`Rng`] through
@@ -62,6 +64,8 @@ extern crate std;
 pub mod close;
 mod config;
 mod connection;
+#[cfg(feature = "deflate")]
+pub mod deflate;
 mod error;
 mod event;
 pub mod frame;
@@ -76,6 +80,8 @@ mod utf8;
 pub use close::CloseCode;
 pub use config::{Config, Delivery};
 pub use connection::{Connection, Role, State};
+#[cfg(feature = "deflate")]
+pub use deflate::{DeflateConfig, DeflateParams};
 pub use error::{HandshakeError, ProtocolError, SendError};
 pub use event::Event;
 pub use handshake::{Accept, AcceptError, ClientRequest, Request, Response, accept_key};
@@ -87,6 +93,11 @@ pub use rng::Rng;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// The permessage-deflate guide's example, compiled and run as a doctest.
+#[cfg(all(doctest, feature = "deflate"))]
+#[doc = include_str!("../docs/deflate.md")]
+struct DeflateDoctests;
 
 /// The handshake guide's examples, compiled and run as doctests.
 #[cfg(doctest)]

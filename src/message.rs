@@ -14,6 +14,8 @@ use alloc::vec::Vec;
 
 use crate::Role;
 use crate::config::{Config, Delivery};
+#[cfg(feature = "deflate")]
+use crate::deflate::{InflateError, Inflater};
 use crate::error::ProtocolError;
 use crate::frame::{OpCode, decode_header};
 use crate::mask::apply_mask;
@@ -45,8 +47,6 @@ pub(crate) enum Incoming {
 pub(crate) struct Rules<'a> {
     pub(crate) role: Role,
     pub(crate) config: &'a Config,
-    /// RSV bits (as the 3-bit nibble) that negotiated extensions allow.
-    pub(crate) rsv_allowed: u8,
 }
 
 /// A data frame whose payload is being consumed.
@@ -66,6 +66,10 @@ struct Message {
     /// Payload bytes declared so far (checked against the message limit).
     len: u64,
     fragments: u32,
+    /// RSV1 was set on its first frame (permessage-deflate).
+    compressed: bool,
+    /// Bytes produced by inflating so far (checked against the message limit).
+    inflated: u64,
 }
 
 enum Step {
@@ -85,9 +89,27 @@ pub(crate) struct Receiver {
     message: Option<Message>,
     assembly: Vec<u8>,
     utf8: Utf8Validator,
+    /// Present once permessage-deflate was negotiated.
+    #[cfg(feature = "deflate")]
+    inflater: Option<Inflater>,
 }
 
 impl Receiver {
+    /// Turns on decompression of messages whose first frame has RSV1 set.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn set_inflater(&mut self, inflater: Inflater) {
+        self.inflater = Some(inflater);
+    }
+
+    /// RSV bits that negotiated extensions allow (RSV1 with permessage-deflate).
+    fn rsv_allowed(&self) -> u8 {
+        #[cfg(feature = "deflate")]
+        if self.inflater.is_some() {
+            return RSV1;
+        }
+        0
+    }
+
     /// Bytes received and not yet decoded.
     pub(crate) fn buffered(&self) -> usize {
         self.end - self.start
@@ -156,7 +178,7 @@ impl Receiver {
     ) -> Result<Option<Incoming>, ProtocolError> {
         loop {
             let step = if self.frame.is_some() {
-                self.payload(out, rules.config.delivery)?
+                self.payload(out, rules.config)?
             } else {
                 self.header(out, rules)?
             };
@@ -174,7 +196,11 @@ impl Receiver {
         let Some((h, header_len)) = decode_header(live)? else {
             return Ok(Step::NeedMore);
         };
-        if h.rsv & !rules.rsv_allowed != 0 {
+        let compressed = h.rsv & RSV1 != 0;
+        // RSV1 marks a compressed message: only on its first frame, never on control or
+        // continuation frames (RFC 7692 §6), and only once the extension was agreed.
+        let first_frame = matches!(h.opcode, OpCode::Text | OpCode::Binary);
+        if h.rsv & !self.rsv_allowed() != 0 || (compressed && !first_frame) {
             return Err(ProtocolError::ReservedBits(h.rsv));
         }
         match (rules.role, h.mask.is_some()) {
@@ -212,7 +238,10 @@ impl Receiver {
         if h.payload_len > config.max_frame_size {
             return Err(ProtocolError::FrameTooLarge);
         }
-        let (len_before, fragments_before) = self.message.map_or((0, 0), |m| (m.len, m.fragments));
+        let (len_before, fragments_before, inflated, compressed) = match self.message {
+            Some(m) => (m.len, m.fragments, m.inflated, m.compressed),
+            None => (0, 0, 0, compressed),
+        };
         let len = len_before.saturating_add(h.payload_len);
         if len > config.max_message_size {
             return Err(ProtocolError::MessageTooLarge);
@@ -228,6 +257,7 @@ impl Receiver {
         let available = self.end - self.start;
         if config.delivery == Delivery::Whole
             && h.fin
+            && !compressed
             && self.message.is_none()
             && h.payload_len <= available as u64
         {
@@ -250,6 +280,8 @@ impl Receiver {
             kind,
             len,
             fragments,
+            compressed,
+            inflated,
         });
         self.frame = Some(DataFrame {
             fin: h.fin,
@@ -261,8 +293,8 @@ impl Receiver {
     }
 
     /// Consumes the payload bytes of the current data frame that have arrived.
-    fn payload(&mut self, out: &mut Vec<u8>, delivery: Delivery) -> Result<Step, ProtocolError> {
-        let (Some(mut frame), Some(message)) = (self.frame, self.message) else {
+    fn payload(&mut self, out: &mut Vec<u8>, config: &Config) -> Result<Step, ProtocolError> {
+        let (Some(mut frame), Some(mut message)) = (self.frame, self.message) else {
             return Ok(Step::Progress);
         };
         let available = self.end - self.start;
@@ -280,11 +312,20 @@ impl Receiver {
         let frame_done = frame.remaining == 0;
         let last = frame_done && frame.fin;
         let text = message.kind == Kind::Text;
+        let limit = config.max_message_size;
 
-        let step = match delivery {
+        let step = match config.delivery {
             Delivery::Whole => {
                 let from = self.assembly.len();
-                self.assembly.extend_from_slice(chunk);
+                append(
+                    #[cfg(feature = "deflate")]
+                    self.inflater.as_mut(),
+                    &mut message,
+                    chunk,
+                    last,
+                    &mut self.assembly,
+                    limit,
+                )?;
                 if text {
                     self.utf8
                         .feed(&self.assembly[from..])
@@ -309,7 +350,15 @@ impl Receiver {
                     out.extend_from_slice(self.utf8.pending());
                 }
                 let from = out.len();
-                out.extend_from_slice(chunk);
+                append(
+                    #[cfg(feature = "deflate")]
+                    self.inflater.as_mut(),
+                    &mut message,
+                    chunk,
+                    last,
+                    out,
+                    limit,
+                )?;
                 if text {
                     self.utf8
                         .feed(&out[from..])
@@ -330,9 +379,38 @@ impl Receiver {
         };
         self.consume(n);
         self.frame = if frame_done { None } else { Some(frame) };
-        if last {
-            self.message = None;
-        }
+        self.message = if last { None } else { Some(message) };
         Ok(step)
     }
+}
+
+/// RSV1, as a bit of the frame header's 3-bit RSV nibble.
+const RSV1: u8 = 0b100;
+
+/// Appends a chunk of the message's payload to `dst`, inflating it if the message is
+/// compressed (then the inflated total is held to `limit` as it grows).
+fn append(
+    #[cfg(feature = "deflate")] inflater: Option<&mut Inflater>,
+    message: &mut Message,
+    chunk: &[u8],
+    last: bool,
+    dst: &mut Vec<u8>,
+    limit: u64,
+) -> Result<(), ProtocolError> {
+    #[cfg(feature = "deflate")]
+    if let (true, Some(inflater)) = (message.compressed, inflater) {
+        let before = dst.len();
+        let allowance = limit.saturating_sub(message.inflated);
+        inflater
+            .inflate(chunk, last, dst, allowance)
+            .map_err(|e| match e {
+                InflateError::TooLarge => ProtocolError::MessageTooLarge,
+                InflateError::Corrupt => ProtocolError::InvalidCompressedData,
+            })?;
+        message.inflated += (dst.len() - before) as u64;
+        return Ok(());
+    }
+    let _ = (message, last, limit);
+    dst.extend_from_slice(chunk);
+    Ok(())
 }

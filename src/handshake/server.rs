@@ -42,6 +42,9 @@ pub enum AcceptError {
     /// [`Connection::reject`](crate::Connection::reject) without a request waiting for an
     /// answer (not a server, already answered, or no request received yet).
     NoPendingRequest,
+    /// `permessage-deflate` in [`Accept::extensions`]: the connection negotiates it
+    /// itself from [`Config::deflate`](crate::Config).
+    ExtensionManagedByConnection,
 }
 
 impl fmt::Display for AcceptError {
@@ -56,6 +59,9 @@ impl fmt::Display for AcceptError {
             AcceptError::InvalidStatus => "status must be in 200..=999",
             AcceptError::BodyNotAllowed => "204 and 304 responses have no body",
             AcceptError::NoPendingRequest => "no handshake request is waiting for an answer",
+            AcceptError::ExtensionManagedByConnection => {
+                "permessage-deflate is negotiated by the connection"
+            }
         })
     }
 }

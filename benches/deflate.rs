@@ -1,0 +1,200 @@
+//! permessage-deflate: compression ratio, throughput and memory per connection.
+//!
+//! `cargo bench --bench deflate` prints, for a generated chat-style text corpus (JSON
+//! messages made of English words, deterministic), the bytes on the wire with and without
+//! compression, the time to send and receive the corpus through a client/server pair in
+//! memory, and the heap each direction's DEFLATE state takes (a counting allocator).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::time::{Duration, Instant};
+
+use ws_proto::{Accept, ClientRequest, Config, Connection, Event, Rng};
+
+struct Counting;
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: forwards to the system allocator, only counting live bytes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+struct Seq(u64);
+impl Rng for Seq {
+    fn fill(&mut self, dest: &mut [u8]) {
+        for b in dest {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            *b = (self.0 >> 56) as u8;
+        }
+    }
+}
+
+const WORDS: &[&str] = &[
+    "the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "hello", "world", "message",
+    "server", "client", "socket", "frame", "deflate", "window", "context", "price", "update",
+    "symbol", "order", "chat", "room", "join", "leave", "today", "great",
+];
+
+/// 10 000 chat messages, 60–300 bytes each.
+fn corpus() -> Vec<String> {
+    let mut rng = Seq(42);
+    let mut next = |n: usize| {
+        let mut b = [0u8; 8];
+        rng.fill(&mut b);
+        (u64::from_le_bytes(b) % n as u64) as usize
+    };
+    (0..10_000)
+        .map(|i| {
+            let words: Vec<&str> = (0..5 + next(40))
+                .map(|_| WORDS[next(WORDS.len())])
+                .collect();
+            format!(
+                r#"{{"id":{i},"user":"user{}","room":"room{}","ts":{},"text":"{}"}}"#,
+                next(50),
+                next(5),
+                1_700_000_000 + i * 7,
+                words.join(" ")
+            )
+        })
+        .collect()
+}
+
+fn pair(config: Config) -> (Connection, Connection) {
+    let request = ClientRequest::new("ws://h/").unwrap();
+    let mut client =
+        Connection::client_with_rng(request, config.clone(), Box::new(Seq(1))).unwrap();
+    let mut server = Connection::server(config);
+    move_bytes(&mut client, &mut server);
+    let mut buf = Vec::new();
+    while let Some(e) = server.poll_event(&mut buf) {
+        if let Event::Request(_) = e {
+            server.accept(&Accept::default()).unwrap();
+        }
+    }
+    move_bytes(&mut server, &mut client);
+    while client.poll_event(&mut buf).is_some() {}
+    (client, server)
+}
+
+fn move_bytes(from: &mut Connection, to: &mut Connection) -> usize {
+    let out = from.poll_transmit();
+    let n = out.len();
+    to.handle_bytes(out);
+    from.handle_transmitted(n);
+    n
+}
+
+/// Sends the corpus server → client; returns (wire bytes, elapsed).
+fn run(config: &Config, corpus: &[String]) -> (usize, Duration) {
+    let (mut client, mut server) = pair(config.clone());
+    let mut buf = Vec::new();
+    let (mut wire, mut received) = (0, 0);
+    let start = Instant::now();
+    for batch in corpus.chunks(100) {
+        for m in batch {
+            server.send_text(m).unwrap();
+        }
+        wire += move_bytes(&mut server, &mut client);
+        while let Some(e) = client.poll_event(&mut buf) {
+            if let Event::Text(t) = e {
+                received += t.len();
+            }
+        }
+    }
+    let elapsed = start.elapsed();
+    assert_eq!(received, corpus.iter().map(String::len).sum::<usize>());
+    (wire, elapsed)
+}
+
+fn with(f: impl FnOnce(&mut Config)) -> Config {
+    let mut c = Config::default();
+    f(&mut c);
+    c
+}
+
+fn main() {
+    let corpus = corpus();
+    let total: usize = corpus.iter().map(String::len).sum();
+    println!(
+        "corpus: {} messages, {} bytes of JSON text",
+        corpus.len(),
+        total
+    );
+    println!(
+        "{:<44} {:>10} {:>7} {:>10}",
+        "server → client, median of 5", "wire", "ratio", "MB/s"
+    );
+    let cases = [
+        ("no compression", with(|c| c.deflate.enabled = false)),
+        (
+            "deflate (default: level 1, 15-bit, takeover)",
+            Config::default(),
+        ),
+        (
+            "deflate, 15-bit, no context takeover",
+            with(|c| {
+                c.deflate.server_no_context_takeover = true;
+                c.deflate.client_no_context_takeover = true;
+            }),
+        ),
+        (
+            "deflate, 9-bit windows, context takeover",
+            with(|c| {
+                c.deflate.server_max_window_bits = 9;
+                c.deflate.client_max_window_bits = 9;
+            }),
+        ),
+        ("deflate, level 6", with(|c| c.deflate.level = 6)),
+        ("deflate, level 3", with(|c| c.deflate.level = 3)),
+        ("deflate, level 4", with(|c| c.deflate.level = 4)),
+    ];
+    for (name, config) in &cases {
+        let mut runs: Vec<(usize, Duration)> = (0..5).map(|_| run(config, &corpus)).collect();
+        runs.sort_by_key(|r| r.1);
+        let (wire, time) = runs[2];
+        println!(
+            "{name:<44} {wire:>10} {:>6.2}x {:>10.1}",
+            total as f64 / wire as f64,
+            total as f64 / time.as_secs_f64() / 1e6
+        );
+    }
+
+    println!("\nheap per connection pair after one message each way (both ends, all buffers)");
+    for (name, config) in &cases[..4] {
+        let before = LIVE.load(Ordering::Relaxed);
+        let (mut client, mut server) = pair(config.clone());
+        client.send_text(&corpus[0]).unwrap();
+        server.send_text(&corpus[1]).unwrap();
+        move_bytes(&mut client, &mut server);
+        move_bytes(&mut server, &mut client);
+        let mut buf = Vec::new();
+        while client.poll_event(&mut buf).is_some() {}
+        while server.poll_event(&mut buf).is_some() {}
+        let live = LIVE.load(Ordering::Relaxed) - before - buf.capacity() as isize;
+        println!("{name:<44} {:>8} KiB per end", live / 2 / 1024);
+        drop((client, server));
+    }
+}

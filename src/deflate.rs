@@ -1,0 +1,768 @@
+//! permessage-deflate (RFC 7692): negotiation, and the per-message codec.
+//!
+//! Negotiation turns offers and responses (parsed by the handshake's extension grammar)
+//! into [`DeflateParams`]. The codec then compresses outgoing messages (sync flush, the
+//! trailing `00 00 ff ff` removed) and inflates incoming ones (the trailer put back), with
+//! the context-takeover rule of each direction and the agreed window sizes.
+//!
+//! zlib cannot *compress* with an 8-bit window (raw deflate needs 9 or more). When the
+//! peer limits our window to 8 bits, we accept and send every message uncompressed, which
+//! RFC 7692 allows (RSV1 is per message). Inflating with a 9-bit window reads 8-bit
+//! streams, so receiving needs no special case.
+
+use alloc::string::ToString;
+use alloc::vec::Vec;
+use core::fmt;
+
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+
+use crate::handshake::{ExtensionOffer, ExtensionParam};
+
+/// The extension's name on the wire.
+pub const NAME: &str = "permessage-deflate";
+
+/// What the application wants from permessage-deflate. Part of
+/// [`Config::deflate`](crate::Config::deflate).
+///
+/// The `server_*` and `client_*` fields follow RFC 7692: they describe the server's and
+/// the client's *compressor*. A server uses them as its limits when accepting; a client
+/// puts them in its offer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeflateConfig {
+    /// Offer (client) or accept (server) permessage-deflate at all. Default: `true`.
+    pub enabled: bool,
+    /// Largest LZ77 window of the server's compressor, 8–15 bits. Default: 15.
+    pub server_max_window_bits: u8,
+    /// Largest LZ77 window of the client's compressor, 8–15 bits. Default: 15.
+    pub client_max_window_bits: u8,
+    /// The server resets its compressor after every message. Default: `false`.
+    pub server_no_context_takeover: bool,
+    /// The client resets its compressor after every message. Default: `false`.
+    pub client_no_context_takeover: bool,
+    /// Messages shorter than this are sent uncompressed. Default: 32 bytes.
+    pub min_message_size: usize,
+    /// zlib compression level, 0 (none) to 9 (best). Default: 1, the fastest (see
+    /// `docs/deflate.md` for measured ratios and speeds per level).
+    pub level: u32,
+}
+
+impl Default for DeflateConfig {
+    fn default() -> Self {
+        DeflateConfig {
+            enabled: true,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            min_message_size: 32,
+            level: 1,
+        }
+    }
+}
+
+/// The permessage-deflate parameters agreed in the handshake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeflateParams {
+    /// The server resets its compressor after every message.
+    pub server_no_context_takeover: bool,
+    /// The client resets its compressor after every message.
+    pub client_no_context_takeover: bool,
+    /// Window bits of the server's compressor (8–15).
+    pub server_max_window_bits: u8,
+    /// Window bits of the client's compressor (8–15).
+    pub client_max_window_bits: u8,
+}
+
+/// Why a server's permessage-deflate response was refused by the client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeflateError {
+    /// More than one `permessage-deflate` element in the response.
+    Repeated,
+    /// A parameter RFC 7692 does not define.
+    UnknownParameter,
+    /// A parameter given twice.
+    DuplicateParameter,
+    /// A window size that is not 8–15, or a value on a flag parameter.
+    InvalidValue,
+    /// `client_max_window_bits` that the client did not offer, or a window larger than
+    /// the client asked for.
+    NotOffered,
+}
+
+impl fmt::Display for DeflateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DeflateError::Repeated => "permessage-deflate accepted twice",
+            DeflateError::UnknownParameter => "unknown permessage-deflate parameter",
+            DeflateError::DuplicateParameter => "duplicate permessage-deflate parameter",
+            DeflateError::InvalidValue => "invalid permessage-deflate parameter value",
+            DeflateError::NotOffered => "permessage-deflate parameter the client did not allow",
+        })
+    }
+}
+
+impl core::error::Error for DeflateError {}
+
+/// The four parameters as they appear in one offer or response.
+#[derive(Default)]
+struct Raw {
+    server_no_context_takeover: bool,
+    client_no_context_takeover: bool,
+    server_max_window_bits: Option<u8>,
+    /// `Some(None)`: present without a value (allowed in offers only).
+    client_max_window_bits: Option<Option<u8>>,
+}
+
+fn window_bits(value: Option<&str>) -> Result<u8, DeflateError> {
+    // 1*DIGIT in 8..=15, no sign, no leading zero.
+    match value {
+        Some(v) if !v.starts_with('0') && v.len() <= 2 && v.bytes().all(|b| b.is_ascii_digit()) => {
+            match v.parse::<u8>() {
+                Ok(bits @ 8..=15) => Ok(bits),
+                _ => Err(DeflateError::InvalidValue),
+            }
+        }
+        _ => Err(DeflateError::InvalidValue),
+    }
+}
+
+/// Reads the parameters of one element; `offer` allows `client_max_window_bits` without a
+/// value.
+fn parse(element: &ExtensionOffer, offer: bool) -> Result<Raw, DeflateError> {
+    let mut raw = Raw::default();
+    for param in &element.params {
+        let value = param.value.as_deref();
+        let flag = |seen: &mut bool| {
+            if *seen {
+                Err(DeflateError::DuplicateParameter)
+            } else if value.is_some() {
+                Err(DeflateError::InvalidValue)
+            } else {
+                *seen = true;
+                Ok(())
+            }
+        };
+        match param.name.as_str() {
+            "server_no_context_takeover" => flag(&mut raw.server_no_context_takeover)?,
+            "client_no_context_takeover" => flag(&mut raw.client_no_context_takeover)?,
+            "server_max_window_bits" => {
+                if raw.server_max_window_bits.is_some() {
+                    return Err(DeflateError::DuplicateParameter);
+                }
+                raw.server_max_window_bits = Some(window_bits(value)?);
+            }
+            "client_max_window_bits" => {
+                if raw.client_max_window_bits.is_some() {
+                    return Err(DeflateError::DuplicateParameter);
+                }
+                raw.client_max_window_bits = Some(match value {
+                    None if offer => None,
+                    v => Some(window_bits(v)?),
+                });
+            }
+            _ => return Err(DeflateError::UnknownParameter),
+        }
+    }
+    Ok(raw)
+}
+
+fn param(name: &str, value: Option<u8>) -> ExtensionParam {
+    ExtensionParam {
+        name: name.to_string(),
+        value: value.map(|v| v.to_string()),
+    }
+}
+
+/// Client: the offer to send.
+pub(crate) fn offer(config: &DeflateConfig) -> ExtensionOffer {
+    let mut params = Vec::new();
+    if config.server_no_context_takeover {
+        params.push(param("server_no_context_takeover", None));
+    }
+    if config.client_no_context_takeover {
+        params.push(param("client_no_context_takeover", None));
+    }
+    if config.server_max_window_bits < 15 {
+        params.push(param(
+            "server_max_window_bits",
+            Some(config.server_max_window_bits.max(8)),
+        ));
+    }
+    // Always say that we support client_max_window_bits; give a value only to limit it.
+    let client_bits = config.client_max_window_bits.max(8);
+    params.push(param(
+        "client_max_window_bits",
+        (client_bits < 15).then_some(client_bits),
+    ));
+    ExtensionOffer {
+        name: NAME.to_string(),
+        params,
+    }
+}
+
+/// Server: picks the first acceptable offer among the client's extensions; declines
+/// offers with unknown, duplicate or invalid parameters. Returns the agreed parameters
+/// and the response element.
+pub(crate) fn accept(
+    config: &DeflateConfig,
+    offers: &[ExtensionOffer],
+) -> Option<(DeflateParams, ExtensionOffer)> {
+    let raw = offers
+        .iter()
+        .filter(|o| o.name == NAME)
+        .find_map(|o| parse(o, true).ok())?;
+    let server_bits = config
+        .server_max_window_bits
+        .clamp(8, 15)
+        .min(raw.server_max_window_bits.unwrap_or(15));
+    let (client_bits, client_param) = match raw.client_max_window_bits {
+        // Not offered: the client may use any window; we may not limit it.
+        None => (15, None),
+        Some(offered) => {
+            let bits = config
+                .client_max_window_bits
+                .clamp(8, 15)
+                .min(offered.unwrap_or(15));
+            (bits, (bits < 15 || offered.is_some()).then_some(bits))
+        }
+    };
+    let agreed = DeflateParams {
+        server_no_context_takeover: raw.server_no_context_takeover
+            || config.server_no_context_takeover,
+        client_no_context_takeover: config.client_no_context_takeover,
+        server_max_window_bits: server_bits,
+        client_max_window_bits: client_bits,
+    };
+    let mut params = Vec::new();
+    if agreed.server_no_context_takeover {
+        params.push(param("server_no_context_takeover", None));
+    }
+    if agreed.client_no_context_takeover {
+        params.push(param("client_no_context_takeover", None));
+    }
+    if raw.server_max_window_bits.is_some() {
+        params.push(param("server_max_window_bits", Some(server_bits)));
+    }
+    if let Some(bits) = client_param {
+        params.push(param("client_max_window_bits", Some(bits)));
+    }
+    let response = ExtensionOffer {
+        name: NAME.to_string(),
+        params,
+    };
+    Some((agreed, response))
+}
+
+/// Client: checks the server's response elements against what `config` offered.
+/// `Ok(None)`: the server declined permessage-deflate.
+pub(crate) fn check_response(
+    config: &DeflateConfig,
+    accepted: &[ExtensionOffer],
+) -> Result<Option<DeflateParams>, DeflateError> {
+    let mut elements = accepted.iter().filter(|e| e.name == NAME);
+    let Some(element) = elements.next() else {
+        return Ok(None);
+    };
+    if elements.next().is_some() {
+        return Err(DeflateError::Repeated);
+    }
+    let raw = parse(element, false)?;
+    let asked_server = config.server_max_window_bits.clamp(8, 15);
+    let server_bits = raw.server_max_window_bits.unwrap_or(asked_server);
+    if server_bits > asked_server {
+        return Err(DeflateError::NotOffered);
+    }
+    let asked_client = config.client_max_window_bits.clamp(8, 15);
+    let client_bits = match raw.client_max_window_bits {
+        Some(Some(bits)) if bits > asked_client => return Err(DeflateError::NotOffered),
+        Some(Some(bits)) => bits,
+        _ => asked_client,
+    };
+    Ok(Some(DeflateParams {
+        server_no_context_takeover: raw.server_no_context_takeover
+            || config.server_no_context_takeover,
+        client_no_context_takeover: raw.client_no_context_takeover
+            || config.client_no_context_takeover,
+        server_max_window_bits: server_bits,
+        client_max_window_bits: client_bits,
+    }))
+}
+
+/// The tail a sync flush ends with, removed by senders and put back by receivers.
+const TRAILER: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
+
+/// Output room asked of the allocator per inflate step.
+const INFLATE_STEP: usize = 32 << 10;
+
+/// Why inflating failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum InflateError {
+    /// The inflated message would pass the allowance (1009).
+    TooLarge,
+    /// Not a valid DEFLATE stream (1007).
+    Corrupt,
+}
+
+/// Decompresses incoming messages.
+pub(crate) struct Inflater {
+    inner: Decompress,
+    /// Reset after every message (the peer does not take context over).
+    reset: bool,
+    /// The peer ended the DEFLATE stream (BFINAL): reset before the next message.
+    ended: bool,
+}
+
+impl fmt::Debug for Inflater {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inflater")
+            .field("reset", &self.reset)
+            .finish()
+    }
+}
+
+impl Inflater {
+    /// An inflater for a peer that compresses with `bits` of window.
+    pub(crate) fn new(bits: u8, no_context_takeover: bool) -> Self {
+        Inflater {
+            inner: Decompress::new_with_window_bits(false, bits.clamp(9, 15)),
+            reset: no_context_takeover,
+            ended: false,
+        }
+    }
+
+    /// Inflates `input` (compressed payload bytes of the current message), appending to
+    /// `out`, and, at the end of the message, the trailer. Fails as soon as this call
+    /// has produced more than `allowance` bytes; zlib is never given more than one byte
+    /// of room past the allowance, so a bomb costs at most the limit plus one byte.
+    pub(crate) fn inflate(
+        &mut self,
+        input: &[u8],
+        end_of_message: bool,
+        out: &mut Vec<u8>,
+        allowance: u64,
+    ) -> Result<(), InflateError> {
+        let start = out.len();
+        self.feed(input, out, start, allowance)?;
+        if end_of_message {
+            self.feed(&TRAILER, out, start, allowance)?;
+            if self.reset || self.ended {
+                self.inner.reset(false);
+                self.ended = false;
+            }
+        }
+        Ok(())
+    }
+
+    fn feed(
+        &mut self,
+        mut input: &[u8],
+        out: &mut Vec<u8>,
+        start: usize,
+        allowance: u64,
+    ) -> Result<(), InflateError> {
+        // Room offered per call: grows with the output, so small messages stay cheap
+        // (the room is zero-filled first: safe code cannot hand zlib uninitialised memory).
+        let mut step = input.len().saturating_mul(4).clamp(256, INFLATE_STEP);
+        loop {
+            if self.ended {
+                // Bytes after the end of the stream are ignored until the message ends.
+                return Ok(());
+            }
+            let produced = (out.len() - start) as u64;
+            // Never give zlib more room than the allowance left plus one byte (to detect
+            // the overflow), and at most one step.
+            let room = allowance.saturating_sub(produced).saturating_add(1);
+            let room = usize::try_from(room).map_or(step, |r| r.min(step));
+            step = (step * 2).min(INFLATE_STEP);
+            let before = out.len();
+            if out.capacity() < before + room {
+                // Grow geometrically, but never past what the allowance can use.
+                let ceiling = usize::try_from(allowance)
+                    .map_or(usize::MAX, |a| start.saturating_add(a).saturating_add(1));
+                let target = (out.capacity() * 2)
+                    .max(before + room)
+                    .min(ceiling.max(before + room));
+                out.reserve_exact(target - before);
+            }
+            out.resize(before + room, 0);
+            let (in_before, out_total) = (self.inner.total_in(), self.inner.total_out());
+            let result = self
+                .inner
+                .decompress(input, &mut out[before..], FlushDecompress::Sync);
+            let written = (self.inner.total_out() - out_total) as usize;
+            out.truncate(before + written);
+            let status = result.map_err(|_| InflateError::Corrupt)?;
+            let consumed = (self.inner.total_in() - in_before) as usize;
+            input = &input[consumed..];
+            if (out.len() - start) as u64 > allowance {
+                return Err(InflateError::TooLarge);
+            }
+            if status == Status::StreamEnd {
+                self.ended = true;
+            }
+            let full = written == room;
+            if (input.is_empty() && !full) || (consumed == 0 && written == 0) {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Compresses outgoing messages.
+pub(crate) struct Deflater {
+    /// `None` when the window we may use is 8 bits: messages go out uncompressed.
+    inner: Option<Compress>,
+    reset: bool,
+    min_size: usize,
+    /// Compressed output of the last call.
+    buf: Vec<u8>,
+}
+
+impl fmt::Debug for Deflater {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Deflater")
+            .field("enabled", &self.inner.is_some())
+            .field("reset", &self.reset)
+            .finish()
+    }
+}
+
+impl Deflater {
+    /// A compressor limited to `bits` of window.
+    pub(crate) fn new(bits: u8, no_context_takeover: bool, config: &DeflateConfig) -> Self {
+        let level = Compression::new(config.level.min(9));
+        Deflater {
+            inner: (bits >= 9).then(|| Compress::new_with_window_bits(level, false, bits.min(15))),
+            reset: no_context_takeover,
+            min_size: config.min_message_size,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Whether a message that starts with `len` bytes should be compressed.
+    pub(crate) fn wants(&self, len: usize) -> bool {
+        self.inner.is_some() && len >= self.min_size
+    }
+
+    /// Compresses `input`, the next part of a compressed message, and returns the bytes to
+    /// put in its frame(s). At the end of the message the sync-flush trailer is removed
+    /// (and the context reset if so agreed).
+    pub(crate) fn compress(&mut self, input: &[u8], end_of_message: bool) -> &[u8] {
+        self.buf.clear();
+        let Some(inner) = self.inner.as_mut() else {
+            return &self.buf;
+        };
+        let mut rest = input;
+        loop {
+            self.buf.reserve(rest.len() / 2 + 64);
+            let before = inner.total_in();
+            // Compression of in-memory data cannot fail; treat a failure as no output.
+            if inner
+                .compress_vec(rest, &mut self.buf, FlushCompress::Sync)
+                .is_err()
+            {
+                break;
+            }
+            rest = &rest[(inner.total_in() - before) as usize..];
+            // Done when all input is in and the flush did not run out of room.
+            if rest.is_empty() && self.buf.capacity() - self.buf.len() >= 8 {
+                break;
+            }
+        }
+        if end_of_message {
+            if self.buf.ends_with(&TRAILER) {
+                self.buf.truncate(self.buf.len() - TRAILER.len());
+            } else if self.buf.is_empty() {
+                // Nothing was pending, so zlib flushed nothing; the message still needs a
+                // block: an empty stored block, `00 00 00 ff ff` less the trailer
+                // (RFC 7692 §7.2.3.6).
+                self.buf.push(0x00);
+            }
+            if self.reset {
+                inner.reset();
+            }
+        }
+        &self.buf
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handshake::parse_extensions;
+    use alloc::string::String;
+
+    fn offers(header: &str) -> Vec<ExtensionOffer> {
+        parse_extensions(header).unwrap()
+    }
+
+    fn accepted(config: &DeflateConfig, header: &str) -> Option<(DeflateParams, String)> {
+        accept(config, &offers(header)).map(|(p, r)| (p, crate::handshake::format_extensions(&[r])))
+    }
+
+    #[test]
+    fn rfc_7692_examples_compress_and_inflate() {
+        // §7.2.3.1: "Hello" compressed is f2 48 cd c9 c9 07 00 (zlib's default level).
+        let config = DeflateConfig {
+            level: 6,
+            ..DeflateConfig::default()
+        };
+        let mut d = Deflater::new(15, false, &config);
+        assert_eq!(
+            d.compress(b"Hello", true),
+            [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]
+        );
+        // §7.2.3.2: the same message again, with context takeover, is shorter.
+        assert_eq!(d.compress(b"Hello", true), [0xf2, 0x00, 0x11, 0x00, 0x00]);
+        // §7.2.3.6: an empty message is a single 00 byte.
+        let mut fresh = Deflater::new(15, false, &config);
+        assert_eq!(fresh.compress(b"", true), [0x00]);
+        // Also right after another message, when zlib has nothing to flush.
+        assert_eq!(fresh.compress(b"", true), [0x00]);
+        let mut i = Inflater::new(15, false);
+        let mut out = Vec::new();
+        for _ in 0..3 {
+            i.inflate(&[0x00], true, &mut out, 10).unwrap();
+        }
+        assert!(out.is_empty());
+
+        let mut i = Inflater::new(15, false);
+        let mut out = Vec::new();
+        i.inflate(
+            &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+            true,
+            &mut out,
+            100,
+        )
+        .unwrap();
+        assert_eq!(out, b"Hello");
+        out.clear();
+        i.inflate(&[0xf2, 0x00, 0x11, 0x00, 0x00], true, &mut out, 100)
+            .unwrap();
+        assert_eq!(out, b"Hello");
+        // §7.2.3.3: a stored (uncompressed) block.
+        let mut i = Inflater::new(15, false);
+        out.clear();
+        i.inflate(
+            &[
+                0x00, 0x05, 0x00, 0xfa, 0xff, b'H', b'e', b'l', b'l', b'o', 0x00,
+            ],
+            true,
+            &mut out,
+            100,
+        )
+        .unwrap();
+        assert_eq!(out, b"Hello");
+    }
+
+    #[test]
+    fn no_context_takeover_resets_the_compressor() {
+        let config = DeflateConfig::default();
+        let mut d = Deflater::new(15, true, &config);
+        let first = d.compress(b"Hello", true).to_vec();
+        assert_eq!(d.compress(b"Hello", true), &first[..]);
+        // An inflater without the reset still reads both (each is self-contained).
+        let mut i = Inflater::new(15, false);
+        let mut out = Vec::new();
+        i.inflate(&first, true, &mut out, 10).unwrap();
+        i.inflate(&first, true, &mut out, 10).unwrap();
+        assert_eq!(out, b"HelloHello");
+    }
+
+    #[test]
+    fn an_8_bit_window_sends_uncompressed() {
+        let d = Deflater::new(8, false, &DeflateConfig::default());
+        assert!(!d.wants(1000));
+        let d = Deflater::new(9, false, &DeflateConfig::default());
+        assert!(d.wants(1000));
+        assert!(!d.wants(31), "below min_message_size");
+    }
+
+    #[test]
+    fn inflation_is_bounded_by_the_allowance() {
+        let config = DeflateConfig {
+            level: 9,
+            ..DeflateConfig::default()
+        };
+        let mut d = Deflater::new(15, false, &config);
+        let bomb = d.compress(&alloc::vec![0u8; 1 << 20], true).to_vec();
+        assert!(bomb.len() < 2048, "{}", bomb.len());
+        let mut i = Inflater::new(15, false);
+        let mut out = Vec::new();
+        assert_eq!(
+            i.inflate(&bomb, true, &mut out, 64 << 10),
+            Err(InflateError::TooLarge)
+        );
+        assert_eq!(out.len(), (64 << 10) + 1);
+        let mut i = Inflater::new(15, false);
+        out.clear();
+        i.inflate(&bomb, true, &mut out, 1 << 20).unwrap();
+        assert_eq!(out.len(), 1 << 20);
+    }
+
+    #[test]
+    fn corrupt_streams_are_errors() {
+        let mut i = Inflater::new(15, false);
+        let mut out = Vec::new();
+        // BTYPE 11 is reserved.
+        assert_eq!(
+            i.inflate(&[0xff, 0xff, 0xff], true, &mut out, 100),
+            Err(InflateError::Corrupt)
+        );
+    }
+
+    #[test]
+    fn server_negotiation_table() {
+        let c = DeflateConfig::default();
+        let p = |s, c, sb, cb| DeflateParams {
+            server_no_context_takeover: s,
+            client_no_context_takeover: c,
+            server_max_window_bits: sb,
+            client_max_window_bits: cb,
+        };
+        // What browsers send.
+        assert_eq!(
+            accepted(&c, "permessage-deflate; client_max_window_bits"),
+            Some((p(false, false, 15, 15), "permessage-deflate".into()))
+        );
+        assert_eq!(
+            accepted(&c, "permessage-deflate"),
+            Some((p(false, false, 15, 15), "permessage-deflate".into()))
+        );
+        assert_eq!(
+            accepted(
+                &c,
+                "permessage-deflate; server_no_context_takeover; server_max_window_bits=10"
+            ),
+            Some((
+                p(true, false, 10, 15),
+                "permessage-deflate; server_no_context_takeover; server_max_window_bits=10".into()
+            ))
+        );
+        assert_eq!(
+            accepted(
+                &c,
+                "permessage-deflate; client_no_context_takeover; client_max_window_bits=9"
+            ),
+            Some((
+                p(false, false, 15, 9),
+                "permessage-deflate; client_max_window_bits=9".into()
+            ))
+        );
+        // The server's own limits.
+        let strict = DeflateConfig {
+            server_max_window_bits: 11,
+            client_max_window_bits: 10,
+            server_no_context_takeover: true,
+            client_no_context_takeover: true,
+            ..DeflateConfig::default()
+        };
+        assert_eq!(
+            accepted(&strict, "permessage-deflate; client_max_window_bits"),
+            Some((
+                p(true, true, 11, 10),
+                "permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits=10"
+                    .into()
+            ))
+        );
+        // client_max_window_bits not offered: the server may not limit it.
+        assert_eq!(
+            accepted(&strict, "permessage-deflate")
+                .unwrap()
+                .0
+                .client_max_window_bits,
+            15
+        );
+        // 8 bits accepted (we then send uncompressed).
+        assert_eq!(
+            accepted(&c, "permessage-deflate; server_max_window_bits=8")
+                .unwrap()
+                .0
+                .server_max_window_bits,
+            8
+        );
+    }
+
+    #[test]
+    fn server_declines_bad_offers_and_takes_the_first_good_one() {
+        let c = DeflateConfig::default();
+        for bad in [
+            "permessage-deflate; foo",
+            "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+            "permessage-deflate; server_max_window_bits",
+            "permessage-deflate; server_max_window_bits=7",
+            "permessage-deflate; server_max_window_bits=16",
+            "permessage-deflate; server_max_window_bits=010",
+            "permessage-deflate; client_max_window_bits=0x9",
+            "permessage-deflate; server_no_context_takeover=1",
+            "permessage-deflate; client_max_window_bits; client_max_window_bits",
+            "x-webkit-deflate-frame",
+        ] {
+            assert_eq!(accepted(&c, bad), None, "{bad}");
+        }
+        let (params, _) = accepted(
+            &c,
+            "permessage-deflate; foo, permessage-deflate; server_max_window_bits=12, permessage-deflate",
+        )
+        .unwrap();
+        assert_eq!(params.server_max_window_bits, 12);
+    }
+
+    #[test]
+    fn client_offer_and_response_checks() {
+        let mut c = DeflateConfig::default();
+        assert_eq!(
+            crate::handshake::format_extensions(&[offer(&c)]),
+            "permessage-deflate; client_max_window_bits"
+        );
+        c.server_max_window_bits = 10;
+        c.client_max_window_bits = 12;
+        c.server_no_context_takeover = true;
+        assert_eq!(
+            crate::handshake::format_extensions(&[offer(&c)]),
+            "permessage-deflate; server_no_context_takeover; server_max_window_bits=10; client_max_window_bits=12"
+        );
+        let check = |h: &str| check_response(&c, &offers(h));
+        assert_eq!(
+            check("permessage-deflate; server_no_context_takeover; server_max_window_bits=9"),
+            Ok(Some(DeflateParams {
+                server_no_context_takeover: true,
+                client_no_context_takeover: false,
+                server_max_window_bits: 9,
+                client_max_window_bits: 12,
+            }))
+        );
+        assert_eq!(check("x-other"), Ok(None));
+        assert_eq!(
+            check("permessage-deflate; server_max_window_bits=11"),
+            Err(DeflateError::NotOffered)
+        );
+        assert_eq!(
+            check("permessage-deflate; client_max_window_bits=13"),
+            Err(DeflateError::NotOffered)
+        );
+        assert_eq!(
+            check("permessage-deflate; client_max_window_bits"),
+            Err(DeflateError::InvalidValue)
+        );
+        assert_eq!(
+            check("permessage-deflate; bogus"),
+            Err(DeflateError::UnknownParameter)
+        );
+        assert_eq!(
+            check("permessage-deflate; client_no_context_takeover; client_no_context_takeover"),
+            Err(DeflateError::DuplicateParameter)
+        );
+        assert_eq!(
+            check("permessage-deflate, permessage-deflate"),
+            Err(DeflateError::Repeated)
+        );
+        assert!(
+            check("permessage-deflate; client_no_context_takeover")
+                .unwrap()
+                .unwrap()
+                .client_no_context_takeover
+        );
+    }
+}
