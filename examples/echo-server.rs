@@ -15,7 +15,7 @@
 //! It is also the server-side testee for the Autobahn|Testsuite fuzzing client.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -122,6 +122,7 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
         }
         flush(&mut conn, &mut stream)?;
         if conn.should_close_transport() {
+            linger(&mut stream);
             break;
         }
         // Sleep in read() until data arrives or the connection's next deadline.
@@ -166,6 +167,28 @@ fn send(
         // After our Close, echoes are refused: nothing to do.
         Err(SendError::Closed) | Ok(()) => Ok(()),
         Err(e) => Err(io::Error::other(e)),
+    }
+}
+
+/// Closes the TCP connection gracefully: stop writing, then read and discard what the
+/// peer still sends (for up to 2 s) until it closes too. Closing a socket with unread
+/// input makes the kernel send a reset, and the peer's kernel may then drop our Close
+/// frame before the peer reads it (e.g. after we failed on an oversized message).
+fn linger(stream: &mut TcpStream) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let _ = stream.shutdown(Shutdown::Write);
+    let mut sink = [0u8; 16 << 10];
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        if stream
+            .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .is_err()
+        {
+            return;
+        }
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
     }
 }
 

@@ -118,10 +118,13 @@ pub struct Connection {
     timers: Timers,
     /// A keepalive Ping was sent and nothing has been received since.
     keepalive_ping_out: bool,
+    /// Output position just after the last keepalive Ping queued.
+    keepalive_ping_end: u64,
     /// The close timer expired: close the transport whatever is left.
     timed_out: bool,
-    /// An event raised by a timer, reported by the next `poll_event`.
-    timer_event: Option<Event<'static>>,
+    /// An event raised outside `poll_event` (a timer, a bound on input), reported by the
+    /// next `poll_event`.
+    deferred_event: Option<Event<'static>>,
     /// The `Instant` that `handle_timeout_at` times count from.
     #[cfg(feature = "std")]
     epoch: Option<std::time::Instant>,
@@ -261,8 +264,9 @@ impl Connection {
             deflate: None,
             timers: Timers::default(),
             keepalive_ping_out: false,
+            keepalive_ping_end: 0,
             timed_out: false,
-            timer_event: None,
+            deferred_event: None,
             #[cfg(feature = "std")]
             epoch: None,
         };
@@ -398,15 +402,20 @@ impl Connection {
         self.timers.set_now(now);
         if self.timers.take_expired(Timer::Handshake) && self.state() == State::Connecting {
             let event = self.fail_handshake(HandshakeError::Timeout);
-            self.timer_event = Some(event);
+            self.deferred_event = Some(event);
         }
         if self.timers.take_expired(Timer::Keepalive) && self.state() == State::Open {
             if self.keepalive_ping_out {
                 let event = self.fail(ProtocolError::KeepaliveTimeout);
-                self.timer_event = Some(event);
+                self.deferred_event = Some(event);
             } else {
-                let key = self.mask_key();
-                self.tx.push_frame(OpCode::Ping, true, 0, &[], key);
+                // At most one keepalive Ping waits in the queue: a peer that sends but
+                // never reads must not make us queue one per interval.
+                if self.tx.written_total() >= self.keepalive_ping_end {
+                    let key = self.mask_key();
+                    self.tx.push_frame(OpCode::Ping, true, 0, &[], key);
+                    self.keepalive_ping_end = self.tx.queued_total();
+                }
                 self.keepalive_ping_out = true;
                 self.timers
                     .arm(Timer::Keepalive, self.config.keepalive_timeout);
@@ -418,7 +427,7 @@ impl Connection {
                 // Our Close was never answered.
                 self.finished = true;
                 self.rx.clear();
-                self.timer_event = Some(Event::Close {
+                self.deferred_event = Some(Event::Close {
                     code: CloseCode::ABNORMAL,
                     reason: "",
                 });
@@ -448,7 +457,7 @@ impl Connection {
     /// while holding it, and may take ownership of a message with `core::mem::take(buf)`.
     /// Reusing one buffer keeps the receive path free of allocations.
     pub fn poll_event<'b>(&mut self, buf: &'b mut Vec<u8>) -> Option<Event<'b>> {
-        if let Some(event) = self.timer_event.take() {
+        if let Some(event) = self.deferred_event.take() {
             return Some(event);
         }
         if self.finished {
@@ -759,13 +768,30 @@ impl Connection {
             .set(Timer::Keepalive, self.config.keepalive_interval);
     }
 
-    /// Input arrived: the peer is alive, restart the keepalive interval.
+    /// Input arrived: the peer is alive, restart the keepalive interval. While a request
+    /// waits for the application's answer, a client may not send (RFC 6455 §4.1): a few
+    /// early frames are kept, but more than `max_head_size` bytes fail the handshake (400)
+    /// rather than grow the buffer.
     fn on_input(&mut self) {
-        if let (Some(interval), Phase::Open) = (self.config.keepalive_interval, &self.phase) {
-            if !self.close_sent {
-                self.keepalive_ping_out = false;
-                self.timers.arm(Timer::Keepalive, interval);
+        match &self.phase {
+            Phase::Open => {
+                if let (Some(interval), false) = (self.config.keepalive_interval, self.close_sent) {
+                    self.keepalive_ping_out = false;
+                    self.timers.arm(Timer::Keepalive, interval);
+                }
             }
+            Phase::ServerHandshake {
+                request: Some(_), ..
+            } if self.rx.buffered() > self.config.max_head_size => {
+                if let Ok(response) =
+                    reject_response(400, &[], b"data sent before the handshake completed\n")
+                {
+                    self.tx.push_raw(&response);
+                }
+                let event = self.fail_handshake(HandshakeError::EarlyData);
+                self.deferred_event = Some(event);
+            }
+            _ => {}
         }
     }
 

@@ -132,6 +132,10 @@ pub enum HandshakeError {
     /// The server's permessage-deflate response broke RFC 7692.
     #[cfg(feature = "deflate")]
     Deflate(crate::deflate::DeflateError),
+    /// (Server) While its request waited for an answer, the client sent more than
+    /// [`Config::max_head_size`](crate::Config::max_head_size) bytes of frames, which it
+    /// may not (RFC 6455 §4.1); `400 Bad Request` was sent.
+    EarlyData,
     /// The handshake did not finish within
     /// [`Config::handshake_timeout`](crate::Config::handshake_timeout).
     Timeout,
@@ -143,6 +147,7 @@ impl HandshakeError {
         match self {
             HandshakeError::Head(e) => Some(e.status()),
             HandshakeError::Request(e) => Some(e.status()),
+            HandshakeError::EarlyData => Some(400),
             HandshakeError::Response(_) | HandshakeError::Timeout => None,
             #[cfg(feature = "deflate")]
             HandshakeError::Deflate(_) => None,
@@ -157,6 +162,7 @@ impl fmt::Display for HandshakeError {
             HandshakeError::Request(e) => fmt::Display::fmt(e, f),
             HandshakeError::Response(e) => fmt::Display::fmt(e, f),
             HandshakeError::Timeout => f.write_str("timed out"),
+            HandshakeError::EarlyData => f.write_str("data sent before the handshake completed"),
             #[cfg(feature = "deflate")]
             HandshakeError::Deflate(e) => fmt::Display::fmt(e, f),
         }

@@ -122,20 +122,31 @@ impl Receiver {
 
     /// Appends received bytes.
     pub(crate) fn push(&mut self, data: &[u8]) {
-        let dst = self.spare(data.len());
-        dst[..data.len()].copy_from_slice(data);
+        if self.buf.len() - self.end < data.len() {
+            // Grow by appending: no zero-filling of room that is overwritten at once.
+            self.compact();
+            self.buf.truncate(self.end);
+            self.buf.extend_from_slice(data);
+            self.end = self.buf.len();
+            return;
+        }
+        self.buf[self.end..self.end + data.len()].copy_from_slice(data);
         self.end += data.len();
+    }
+
+    /// Moves the live bytes to the front of the buffer.
+    fn compact(&mut self) {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
     }
 
     /// A writable region of at least `min` bytes after the live data.
     pub(crate) fn spare(&mut self, min: usize) -> &mut [u8] {
         if self.buf.len() - self.end < min {
-            if self.start > 0 {
-                // Move the live bytes to the front; they are what has not been decoded yet.
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-            }
+            self.compact();
             if self.buf.len() - self.end < min {
                 let want = (self.end + min).max(self.buf.len() * 2);
                 self.buf.resize(want, 0);

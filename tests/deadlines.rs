@@ -228,3 +228,22 @@ fn instants_work_as_the_clock() {
     server.handle_timeout_at(t0 + 4 * S);
     assert!(server.should_close_transport());
 }
+
+#[test]
+fn a_peer_that_sends_but_never_reads_gets_at_most_one_keepalive_ping_queued() {
+    let mut config = Config::default();
+    config.keepalive_interval = Some(S);
+    let mut server = upgraded(Role::Server, config);
+    for i in 0..1000u32 {
+        server.handle_timeout(i * S);
+        // Input every interval keeps it alive; our output is never written.
+        server.handle_bytes(&[0x8A, 0x80, 1, 2, 3, 4]);
+        events(&mut server);
+    }
+    assert_eq!(server.state(), State::Open);
+    assert_eq!(
+        server.poll_transmit(),
+        [0x89, 0x00],
+        "one Ping, not one per interval"
+    );
+}
