@@ -67,6 +67,9 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
     let mut head = Vec::new();
     let mut parser = HeadParser::new(HeadLimits::default());
     let mut chunk = [0u8; 4096];
+    // The head must arrive within 10 s too: the connection's handshake deadline only starts
+    // once it exists, and a client that never finishes its request must not hold a thread.
+    let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         match parser.advance(&head) {
             Ok(Some(len)) => {
@@ -78,9 +81,15 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
             Ok(None) => {}
             Err(_) => break, // the connection answers 400/431 itself
         }
-        let n = stream.read(&mut chunk)?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        stream.set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
+        // A timeout (WouldBlock or TimedOut, by platform) ends it like end of stream.
+        let n = stream.read(&mut chunk).or_else(|e| match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Ok(0),
+            _ => Err(e),
+        })?;
         if n == 0 {
-            return Ok(());
+            return Ok(()); // gone, or too slow
         }
         head.extend_from_slice(&chunk[..n]);
     }
