@@ -19,7 +19,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 OUT="$ROOT/target/interop"
 LOGS="$OUT/logs"
-EXAMPLES="$ROOT/target/release/examples"
+# Where cargo puts the examples (CARGO_TARGET_DIR is honoured).
+EXAMPLES="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples"
 PY="$OUT/venv/bin/python"
 export INTEROP_NODE_DIR="$OUT/node" # where the .mjs peers load ws / playwright-core from
 PEER_TIMEOUT=180                     # seconds, the most one peer run may take
