@@ -346,6 +346,11 @@ impl Connection {
     /// server to close the TCP connection ([`handle_eof`](Self::handle_eof)). Also true once
     /// [`Config::close_timeout`] has passed since our Close (or a failure), whatever is
     /// still unsent: a peer that neither answers nor reads cannot hold the transport open.
+    ///
+    /// Close gracefully where the transport allows it: shut down the write side, read and
+    /// discard for a moment until the peer closes, then close. Closing a TCP socket with
+    /// unread input makes the kernel send a reset, which can destroy our Close frame
+    /// before the peer reads it.
     pub fn should_close_transport(&self) -> bool {
         self.timed_out
             || self.state() == State::Closed
