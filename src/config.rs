@@ -40,8 +40,9 @@ pub struct Config {
     pub max_fragments: u32,
     /// Most bytes the outbound queue may hold. A send that would go past it returns
     /// [`SendError::Backpressure`](crate::SendError::Backpressure) and queues nothing.
-    /// Pongs and Close frames the connection sends by itself are exempt (they are bounded:
-    /// at most one pending Pong). Default: 64 MiB.
+    /// Frames the connection sends by itself are exempt, and bounded: at most two
+    /// automatic Pongs (one queued, one pending), one Close and one keepalive Ping.
+    /// Default: 64 MiB.
     pub max_outbound_buffer: usize,
     /// Answer every Ping with a Pong automatically (Pings are still reported as events).
     /// Default: `true`.
