@@ -106,6 +106,78 @@ fn bench_send(name: &str, role: Role, count: usize, payload: &[u8]) {
     report(name, count, count * payload.len(), median(samples));
 }
 
+/// A flood of empty unmasked binary frames (2 bytes each) to a client, fed either at once
+/// or 4 KiB at a time: the time per frame must not grow with the flood's size (no
+/// quadratic rescanning or compaction).
+fn bench_flood(total: usize) {
+    let wire: Vec<u8> = [0x82u8, 0x00].repeat(total / 2);
+    for (how, chunk) in [("at once", wire.len()), ("in 4 KiB reads", 4096)] {
+        let mut samples = Vec::new();
+        for _ in 0..5 {
+            let mut client = client();
+            let mut buf = Vec::new();
+            let mut events = 0usize;
+            let start = Instant::now();
+            for piece in wire.chunks(chunk) {
+                client.handle_bytes(piece);
+                while client.poll_event(&mut buf).is_some() {
+                    events += 1;
+                }
+            }
+            samples.push(start.elapsed());
+            assert_eq!(events, total / 2);
+        }
+        let t = median(samples);
+        println!(
+            "flood of {:>4} KiB of 2-byte frames, {how:<15} {:>6.1} ns/frame",
+            total >> 10,
+            t.as_nanos() as f64 / (total / 2) as f64
+        );
+    }
+}
+
+/// A request head of `size` bytes fed to a server at once and one byte at a time: the parser keeps
+/// where it stopped, so the two must cost about the same per byte (RUSTSEC-2023-0065 was a
+/// quadratic rescan in this situation).
+fn bench_head(size: usize) {
+    let mut head = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        .to_vec();
+    while head.len() < size {
+        head.extend_from_slice(
+            b"X-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n",
+        );
+    }
+    head.extend_from_slice(b"\r\n");
+    let mut config = Config::default();
+    config.max_head_size = 128 << 10;
+    config.max_headers = 4096;
+    for (how, chunk) in [("at once", head.len()), ("one byte at a time", 1)] {
+        let mut samples = Vec::new();
+        for _ in 0..5 {
+            let mut server = Connection::server(config.clone());
+            let mut buf = Vec::new();
+            let start = Instant::now();
+            let mut requests = 0;
+            for piece in head.chunks(chunk) {
+                server.handle_bytes(piece);
+                while let Some(event) = server.poll_event(&mut buf) {
+                    assert!(matches!(event, Event::Request(_)), "{event:?}");
+                    requests += 1;
+                }
+            }
+            samples.push(start.elapsed());
+            assert_eq!(requests, 1);
+        }
+        let t = median(samples);
+        println!(
+            "handshake head of {} KiB, {how:<20} {:>6.2} ns/byte",
+            head.len() >> 10,
+            t.as_nanos() as f64 / head.len() as f64
+        );
+    }
+}
+
 fn main() {
     let text_64k: String = "ascii text and ünïcödé € 😀 "
         .chars()
@@ -172,4 +244,9 @@ fn main() {
         10_000,
         &[9; 65536],
     );
+    for total in [1 << 20, 4 << 20, 16 << 20] {
+        bench_flood(total);
+    }
+    bench_head(16 << 10);
+    bench_head(64 << 10);
 }

@@ -12,6 +12,7 @@ use core::fmt;
 /// codes. Construct any value with `CloseCode(n)` or `CloseCode::from(n)`; whether it may be
 /// sent is checked when it is used ([`CloseCode::is_sendable`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct CloseCode(pub u16);
 
 impl CloseCode {

@@ -4,6 +4,7 @@ use core::time::Duration;
 
 /// How text and binary messages are handed to the application.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Delivery {
     /// Deliver each message whole, once its last byte has arrived
     /// ([`Event::Text`](crate::Event::Text), [`Event::Binary`](crate::Event::Binary)). Memory
@@ -27,6 +28,7 @@ pub enum Delivery {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Config {
     /// Largest accepted frame payload, in bytes. A frame header declaring more fails the
     /// connection with 1009 before any of its payload is buffered. Default: 16 MiB.

@@ -35,6 +35,7 @@ const RSV1: u8 = 0b100;
 
 /// Which end of the connection this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Role {
     /// Accepts connections: expects masked frames, sends unmasked ones, closes the
     /// transport first.

@@ -29,6 +29,7 @@ pub const NAME: &str = "permessage-deflate";
 /// puts them in its offer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct DeflateConfig {
     /// Offer (client) or accept (server) permessage-deflate at all. Default: `true`.
     pub enabled: bool,
