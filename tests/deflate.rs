@@ -535,3 +535,61 @@ mod flate_reference {
         }
     }
 }
+
+#[test]
+fn every_offer_our_client_can_make_is_accepted_consistently() {
+    // RFC 7692's rules, checked for each of the 2 × 2 × 8 × 8 offers a client config can
+    // produce: the server must accept, both ends must agree, and nothing may exceed what
+    // was asked.
+    for snct in [false, true] {
+        for cnct in [false, true] {
+            for server_bits in 8u8..=15 {
+                for client_bits in 8u8..=15 {
+                    let client_cfg = cfg(|d| {
+                        d.server_no_context_takeover = snct;
+                        d.client_no_context_takeover = cnct;
+                        d.server_max_window_bits = server_bits;
+                        d.client_max_window_bits = client_bits;
+                    });
+                    let (client, server, offered) = pair(client_cfg, Config::default());
+                    let (s, c) = (server.deflate().unwrap(), client.deflate().unwrap());
+                    let case = format!("offer {offered:?}");
+                    assert_eq!(s.server_max_window_bits, server_bits, "{case}");
+                    assert_eq!(c.server_max_window_bits, server_bits, "{case}");
+                    assert_eq!(s.client_max_window_bits, client_bits, "{case}");
+                    assert_eq!(c.client_max_window_bits, client_bits, "{case}");
+                    assert_eq!(s.server_no_context_takeover, snct, "{case}");
+                    assert_eq!(c.server_no_context_takeover, snct, "{case}");
+                    assert_eq!(c.client_no_context_takeover, cnct, "{case}");
+                    assert_eq!(
+                        offered.contains("server_no_context_takeover"),
+                        snct,
+                        "{case}"
+                    );
+                    assert_eq!(
+                        offered.contains(&format!("server_max_window_bits={server_bits}")),
+                        server_bits < 15,
+                        "{case}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_server_config_limits_what_it_accepts() {
+    // The server's own limits are never exceeded, whatever the client asks.
+    for limit in 8u8..=15 {
+        let server_cfg = cfg(|d| {
+            d.server_max_window_bits = limit;
+            d.client_max_window_bits = limit;
+        });
+        let (client, server, _) = pair(Config::default(), server_cfg);
+        let s = server.deflate().unwrap();
+        assert_eq!(s.server_max_window_bits, limit);
+        // The client offered client_max_window_bits (no value), so the server may limit it.
+        assert_eq!(s.client_max_window_bits, limit);
+        assert_eq!(client.deflate().unwrap().client_max_window_bits, limit);
+    }
+}
