@@ -1,0 +1,222 @@
+//! The opening phase of a [`Connection`]: reading the HTTP upgrade, the application's
+//! answer (`accept` / `reject`), the client's check of the response, and the handshake
+//! timeout's consequences.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::{Connection, Phase};
+use crate::close::CloseCode;
+#[cfg(feature = "deflate")]
+use crate::deflate::{self, DeflateParams};
+use crate::error::{HandshakeError, ProtocolError};
+use crate::event::Event;
+use crate::handshake::{
+    Accept, AcceptError, accept_response, parse_request, parse_response, reject_response,
+};
+use crate::timer::Timer;
+
+impl Connection {
+    /// (Server) Accepts the pending [`Event::Request`]: queues the `101 Switching
+    /// Protocols` response with the chosen subprotocol, extensions and extra headers, and
+    /// opens the connection. Frames the client sent early are decoded next.
+    ///
+    /// Choosing a subprotocol or extension the client did not offer, or an invalid header,
+    /// returns an error and changes nothing (answer again, or [`reject`](Self::reject)).
+    pub fn accept(&mut self, accept: &Accept) -> Result<(), AcceptError> {
+        let Phase::ServerHandshake {
+            request: Some(request),
+            ..
+        } = &self.phase
+        else {
+            return Err(AcceptError::NoPendingRequest);
+        };
+        #[cfg(feature = "deflate")]
+        let (response, agreed) = {
+            if accept.extensions.iter().any(|e| e.name == deflate::NAME) {
+                return Err(AcceptError::ExtensionManagedByConnection);
+            }
+            let agreed = self
+                .config
+                .deflate
+                .enabled
+                .then(|| deflate::accept(&self.config.deflate, request.extensions()))
+                .flatten();
+            match &agreed {
+                Some((_, element)) => {
+                    let mut with_deflate = accept.clone();
+                    with_deflate.extensions.push(element.clone());
+                    (
+                        accept_response(request, &with_deflate)?,
+                        agreed.map(|(p, _)| p),
+                    )
+                }
+                None => (accept_response(request, accept)?, None),
+            }
+        };
+        #[cfg(not(feature = "deflate"))]
+        let response = accept_response(request, accept)?;
+        self.tx.push_raw(&response);
+        self.subprotocol = accept.subprotocol.clone();
+        #[cfg(feature = "deflate")]
+        if let Some(params) = agreed {
+            self.start_deflate(params);
+        }
+        self.phase = Phase::Open;
+        self.on_open();
+        Ok(())
+    }
+
+    /// The permessage-deflate parameters agreed in the handshake, if it was negotiated.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<DeflateParams> {
+        self.deflate.as_ref().map(|(params, _)| *params)
+    }
+
+    /// (Server) Refuses the pending [`Event::Request`] with any final status (e.g. 403 for
+    /// an unwelcome `Origin`, 401 without credentials, 404 for an unknown path), extra
+    /// headers and a body. The connection is then [`State::Closed`](super::State::Closed): write the response
+    /// and close the transport.
+    pub fn reject(
+        &mut self,
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<(), AcceptError> {
+        if !matches!(
+            self.phase,
+            Phase::ServerHandshake {
+                request: Some(_),
+                ..
+            }
+        ) {
+            return Err(AcceptError::NoPendingRequest);
+        }
+        let response = reject_response(status, headers, body)?;
+        self.tx.push_raw(&response);
+        self.refuse();
+        Ok(())
+    }
+
+    /// Drives the opening handshake: finds the HTTP head in the input and acts on it.
+    pub(super) fn poll_handshake<'b>(&mut self, buf: &'b mut Vec<u8>) -> Option<Event<'b>> {
+        let live = self.rx.live();
+        match &mut self.phase {
+            Phase::ServerHandshake {
+                request: Some(_), ..
+            } => None, // waiting for accept() or reject()
+            Phase::ServerHandshake { parser, request } => match parser.advance(live) {
+                Ok(Some(head_len)) => match parse_request(&live[..head_len]) {
+                    Ok(parsed) => {
+                        let parsed = Box::new(parsed);
+                        *request = Some(parsed.clone());
+                        // Bytes after the head are frames, decoded once accepted.
+                        self.rx.consume(head_len);
+                        Some(Event::Request(parsed))
+                    }
+                    Err(e) => {
+                        self.tx.push_raw(&e.response());
+                        Some(self.fail_handshake(HandshakeError::Request(e)))
+                    }
+                },
+                Ok(None) => self.handshake_eof(),
+                Err(e) => {
+                    self.tx.push_raw(&e.response());
+                    Some(self.fail_handshake(HandshakeError::Head(e)))
+                }
+            },
+            Phase::ClientHandshake {
+                parser,
+                request,
+                key,
+            } => match parser.advance(live) {
+                Ok(Some(head_len)) => match parse_response(&live[..head_len], request, key) {
+                    Ok(response) if response.status() == 101 => {
+                        #[cfg(feature = "deflate")]
+                        match deflate::check_response(&self.config.deflate, response.extensions()) {
+                            Ok(Some(params)) => self.start_deflate(params),
+                            Ok(None) => {}
+                            Err(e) => return Some(self.fail_handshake(HandshakeError::Deflate(e))),
+                        }
+                        self.rx.consume(head_len);
+                        self.subprotocol = response.subprotocol().map(String::from);
+                        self.phase = Phase::Open;
+                        self.on_open();
+                        Some(Event::Connected(Box::new(response)))
+                    }
+                    Ok(response) => {
+                        self.rx.consume(head_len);
+                        let limit = self.config.max_head_size;
+                        let remaining = response
+                            .content_length()
+                            .map_or(limit, |n| usize::try_from(n).unwrap_or(limit).min(limit));
+                        self.phase = Phase::ClientRejected {
+                            response: Box::new(response),
+                            remaining,
+                        };
+                        self.poll_handshake(buf)
+                    }
+                    Err(e) => Some(self.fail_handshake(HandshakeError::Response(e))),
+                },
+                Ok(None) => self.handshake_eof(),
+                Err(e) => Some(self.fail_handshake(HandshakeError::Head(e))),
+            },
+            Phase::ClientRejected { remaining, .. } => {
+                // Without Content-Length the body runs to the end of the transport.
+                if live.len() < *remaining && !self.eof {
+                    return None;
+                }
+                let n = live.len().min(*remaining);
+                buf.clear();
+                buf.extend_from_slice(&live[..n]);
+                let Phase::ClientRejected { response, .. } =
+                    core::mem::replace(&mut self.phase, Phase::Refused)
+                else {
+                    return None;
+                };
+                self.refuse();
+                Some(Event::Rejected {
+                    response,
+                    body: buf,
+                })
+            }
+            Phase::Open | Phase::Refused => None,
+        }
+    }
+
+    /// The transport ended before the handshake finished: report 1006 once.
+    pub(super) fn handshake_eof<'b>(&mut self) -> Option<Event<'b>> {
+        if !self.eof {
+            return None;
+        }
+        self.refuse();
+        Some(Event::Close {
+            code: CloseCode::ABNORMAL,
+            reason: "",
+        })
+    }
+
+    pub(super) fn fail_handshake<'b>(&mut self, error: HandshakeError) -> Event<'b> {
+        self.refuse();
+        self.failed = true;
+        Event::Error(ProtocolError::Handshake(error))
+    }
+
+    /// Ends the handshake phase without opening; what is queued (an HTTP answer) gets
+    /// the close timeout to drain.
+    pub(super) fn refuse(&mut self) {
+        self.phase = Phase::Refused;
+        self.finished = true;
+        self.rx.clear();
+        self.timers.stop(Timer::Handshake);
+        self.timers.set(Timer::Close, self.config.close_timeout);
+    }
+
+    /// The connection just opened.
+    pub(super) fn on_open(&mut self) {
+        self.timers.stop(Timer::Handshake);
+        self.timers
+            .set(Timer::Keepalive, self.config.keepalive_interval);
+    }
+}
