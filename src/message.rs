@@ -120,6 +120,17 @@ impl Receiver {
         self.buf.capacity() + self.assembly.capacity()
     }
 
+    /// Gives back heap memory not holding data: the read buffer down to its live bytes,
+    /// the assembly buffer when no message is being assembled.
+    pub(crate) fn shrink(&mut self) {
+        self.compact();
+        self.buf.truncate(self.end);
+        self.buf.shrink_to_fit();
+        if self.message.is_none() {
+            self.assembly = Vec::new();
+        }
+    }
+
     /// Appends received bytes.
     pub(crate) fn push(&mut self, data: &[u8]) {
         if self.buf.len() - self.end < data.len() {

@@ -37,6 +37,13 @@ impl Outbound {
         self.buf.capacity()
     }
 
+    /// Gives back heap memory not holding unwritten bytes.
+    pub(crate) fn shrink(&mut self) {
+        self.buf.drain(..self.head);
+        self.head = 0;
+        self.buf.shrink_to_fit();
+    }
+
     /// Total bytes queued since the connection began (a position in the output stream).
     pub(crate) fn queued_total(&self) -> u64 {
         self.queued

@@ -37,7 +37,7 @@ impl Utf8Validator {
             let take = need.min(rest.len());
             let mut buf = self.partial;
             buf[have..have + take].copy_from_slice(&rest[..take]);
-            match core::str::from_utf8(&buf[..have + take]) {
+            match simdutf8::compat::from_utf8(&buf[..have + take]) {
                 Ok(_) => {
                     self.partial_len = 0;
                     rest = &rest[take..];
@@ -51,7 +51,7 @@ impl Utf8Validator {
                 Err(_) => return Err(InvalidUtf8),
             }
         }
-        match core::str::from_utf8(rest) {
+        match simdutf8::compat::from_utf8(rest) {
             Ok(_) => Ok(()),
             Err(e) if e.error_len().is_none() => {
                 let tail = &rest[e.valid_up_to()..];

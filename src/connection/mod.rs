@@ -343,6 +343,17 @@ impl Connection {
         self.rx.capacity() + self.tx.capacity()
     }
 
+    /// Gives back the heap memory the buffers hold beyond their current contents.
+    ///
+    /// Buffers keep their capacity between messages so that steady traffic allocates
+    /// nothing; after a large message that capacity stays. Call this when a connection goes
+    /// idle (say, no traffic for a few seconds) to bring it back to a few hundred bytes; the
+    /// next messages then allocate again.
+    pub fn shrink_buffers(&mut self) {
+        self.rx.shrink();
+        self.tx.shrink();
+    }
+
     /// Whether the driver should now close the transport (and drop the connection).
     ///
     /// True once the connection is [`State::Closed`] and all output has been written, for
@@ -657,12 +668,12 @@ impl Connection {
         let buf: &'b [u8] = buf;
         Some(match incoming {
             Incoming::Message(Kind::Binary) => Event::Binary(buf),
-            Incoming::Message(Kind::Text) => match core::str::from_utf8(buf) {
+            Incoming::Message(Kind::Text) => match simdutf8::basic::from_utf8(buf) {
                 Ok(text) => Event::Text(text),
                 Err(_) => self.fail(ProtocolError::InvalidUtf8),
             },
             Incoming::Piece(Kind::Binary, fin) => Event::BinaryPiece { data: buf, fin },
-            Incoming::Piece(Kind::Text, fin) => match core::str::from_utf8(buf) {
+            Incoming::Piece(Kind::Text, fin) => match simdutf8::basic::from_utf8(buf) {
                 Ok(text) => Event::TextPiece { text, fin },
                 Err(_) => self.fail(ProtocolError::InvalidUtf8),
             },
