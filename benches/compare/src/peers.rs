@@ -1,0 +1,232 @@
+//! One run of one workload by one implementation, each driven the way its documentation
+//! shows, over the same in-memory transport ([`MemIo`]).
+
+use fastwebsockets::{FragmentCollector, Frame, OpCode, Payload};
+use tokio::runtime::Runtime;
+use ws_proto::{Config, Connection, Event, Role};
+
+use crate::inputs::{Dir, Tally, Workload};
+use crate::io::{MemIo, READ_SIZE};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lib {
+    WsProto,
+    Tungstenite,
+    Fastwebsockets,
+    /// Plain memcpy, the floor: receive = the socket's copy of every byte (64 KiB
+    /// reads) and nothing else; send = header and payload copied to the socket per message.
+    Floor,
+}
+
+pub const LIBS: [Lib; 4] = [
+    Lib::WsProto,
+    Lib::Tungstenite,
+    Lib::Fastwebsockets,
+    Lib::Floor,
+];
+
+impl Lib {
+    pub fn name(self) -> &'static str {
+        match self {
+            Lib::WsProto => "ws-proto",
+            Lib::Tungstenite => "tungstenite",
+            Lib::Fastwebsockets => "fastwebsockets",
+            Lib::Floor => "floor",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Lib> {
+        LIBS.into_iter().find(|l| l.name() == name)
+    }
+}
+
+/// Runs `w` once with a fresh connection, making `repeat` passes over its input. `full`
+/// checksums every byte and keeps everything sent (verification runs).
+pub fn run(lib: Lib, w: &Workload, repeat: usize, full: bool, rt: &Runtime) -> Tally {
+    let count = w.messages(repeat);
+    match (&w.dir, lib) {
+        (Dir::Recv(r), Lib::WsProto) => ws_proto_recv(Role::Server, &r.wire, repeat, full),
+        (Dir::Recv(r), Lib::Tungstenite) => tungstenite_recv(w, &r.wire, repeat, full),
+        (Dir::Recv(r), Lib::Fastwebsockets) => rt.block_on(fastwebsockets_recv(
+            w,
+            r.fragments > 1,
+            &r.wire,
+            repeat,
+            full,
+        )),
+        (Dir::Recv(r), Lib::Floor) => floor_recv(w, &r.wire, repeat),
+        (&Dir::Send { client }, lib) => {
+            let io = match lib {
+                Lib::WsProto => ws_proto_send(w, client, count, full),
+                Lib::Tungstenite => tungstenite_send(w, client, count, full),
+                Lib::Fastwebsockets => rt.block_on(fastwebsockets_send(w, client, count, full)),
+                Lib::Floor => floor_send(w, client, count),
+            };
+            if !full {
+                return Tally {
+                    messages: count as u64,
+                    bytes: io.written as u64,
+                    check: 0,
+                };
+            }
+            // Decode what was sent, in the other role, with ws-proto.
+            let receiver = if client { Role::Server } else { Role::Client };
+            ws_proto_recv(receiver, &io.sink, 1, true)
+        }
+    }
+}
+
+/// Fed in 64 KiB reads through `read_buf`/`handle_read`; one event buffer reused.
+fn ws_proto_recv(role: Role, wire: &[u8], repeat: usize, full: bool) -> Tally {
+    let mut config = Config::default();
+    config.read_chunk = READ_SIZE;
+    let mut conn = Connection::upgraded(role, config);
+    let mut io = MemIo::new(wire, repeat, false);
+    let mut buf = Vec::new();
+    let mut tally = Tally::default();
+    loop {
+        let n = io.read_into(conn.read_buf());
+        if n == 0 {
+            return tally;
+        }
+        conn.handle_read(n);
+        while let Some(event) = conn.poll_event(&mut buf) {
+            match event {
+                Event::Binary(data) => tally.add(data, full),
+                Event::Text(text) => tally.add(text.as_bytes(), full),
+                other => panic!("ws-proto: unexpected {other:?}"),
+            }
+        }
+    }
+}
+
+fn tungstenite_config() -> tungstenite::protocol::WebSocketConfig {
+    tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(64 << 20))
+        .max_frame_size(Some(64 << 20))
+}
+
+fn tungstenite_recv(w: &Workload, wire: &[u8], repeat: usize, full: bool) -> Tally {
+    use tungstenite::{Message, WebSocket, protocol::Role};
+    let io = MemIo::new(wire, repeat, false);
+    let mut ws = WebSocket::from_raw_socket(io, Role::Server, Some(tungstenite_config()));
+    let mut tally = Tally::default();
+    for _ in 0..w.messages(repeat) {
+        match ws.read().expect("tungstenite read") {
+            Message::Binary(data) if !w.text => tally.add(&data, full),
+            Message::Text(text) if w.text => tally.add(text.as_bytes(), full),
+            other => panic!("tungstenite: unexpected {other:?}"),
+        }
+    }
+    tally
+}
+
+/// `WebSocket::read_frame`, or its `FragmentCollector` for fragmented messages.
+async fn fastwebsockets_recv(
+    w: &Workload,
+    fragmented: bool,
+    wire: &[u8],
+    repeat: usize,
+    full: bool,
+) -> Tally {
+    use fastwebsockets::{Role, WebSocket};
+    let mut ws = WebSocket::after_handshake(MemIo::new(wire, repeat, false), Role::Server);
+    ws.set_max_message_size(64 << 20);
+    let opcode = if w.text { OpCode::Text } else { OpCode::Binary };
+    let mut tally = Tally::default();
+    if fragmented {
+        let mut ws = FragmentCollector::new(ws);
+        for _ in 0..w.messages(repeat) {
+            let frame = ws.read_frame().await.expect("fastwebsockets read");
+            assert!(frame.opcode == opcode && frame.fin);
+            tally.add(&frame.payload, full);
+        }
+    } else {
+        for _ in 0..w.messages(repeat) {
+            let frame = ws.read_frame().await.expect("fastwebsockets read");
+            assert!(frame.opcode == opcode && frame.fin);
+            tally.add(&frame.payload, full);
+        }
+    }
+    tally
+}
+
+fn floor_recv(w: &Workload, wire: &[u8], repeat: usize) -> Tally {
+    let mut io = MemIo::new(wire, repeat, false);
+    let mut buf = vec![0u8; READ_SIZE];
+    loop {
+        let n = io.read_into(&mut buf);
+        if n == 0 {
+            return w.expected(repeat, false);
+        }
+        std::hint::black_box(&mut buf);
+    }
+}
+
+/// `send_*`, then `poll_transmit` written to the transport, per message.
+fn ws_proto_send(w: &Workload, client: bool, count: usize, full: bool) -> MemIo<'static> {
+    let role = if client { Role::Client } else { Role::Server };
+    let mut conn = Connection::upgraded(role, Config::default());
+    let mut io = MemIo::new(&[], 1, full);
+    let text = std::str::from_utf8(&w.payload).ok().filter(|_| w.text);
+    for _ in 0..count {
+        match text {
+            Some(text) => conn.send_text(text),
+            None => conn.send_binary(&w.payload),
+        }
+        .expect("ws-proto send");
+        let n = io.write_from([conn.poll_transmit()]);
+        conn.handle_transmitted(n);
+    }
+    io
+}
+
+/// `send` (write + flush) per message; the message holds a shared `Bytes`, so making it
+/// per message is a reference-count increment, not a copy.
+fn tungstenite_send(w: &Workload, client: bool, count: usize, full: bool) -> MemIo<'static> {
+    use tungstenite::{Message, WebSocket, protocol::Role};
+    let role = if client { Role::Client } else { Role::Server };
+    let io = MemIo::new(&[], 1, full);
+    let mut ws = WebSocket::from_raw_socket(io, role, Some(tungstenite_config()));
+    let message = if w.text {
+        Message::text(String::from_utf8(w.payload.clone()).unwrap())
+    } else {
+        Message::binary(w.payload.clone())
+    };
+    for _ in 0..count {
+        ws.send(message.clone()).expect("tungstenite send");
+    }
+    ws.into_inner()
+}
+
+/// `write_frame` with a borrowed payload (vectored writes above 1 KiB, its default).
+async fn fastwebsockets_send(
+    w: &Workload,
+    client: bool,
+    count: usize,
+    full: bool,
+) -> MemIo<'static> {
+    use fastwebsockets::{Role, WebSocket};
+    let role = if client { Role::Client } else { Role::Server };
+    let mut ws = WebSocket::after_handshake(MemIo::new(&[], 1, full), role);
+    for _ in 0..count {
+        let payload = Payload::Borrowed(&w.payload);
+        let frame = if w.text {
+            Frame::text(payload)
+        } else {
+            Frame::binary(payload)
+        };
+        ws.write_frame(frame).await.expect("fastwebsockets send");
+    }
+    ws.into_inner()
+}
+
+fn floor_send(w: &Workload, client: bool, count: usize) -> MemIo<'static> {
+    let mut io = MemIo::new(&[], 1, false);
+    let header = [0u8; 14];
+    let header = &header[..crate::inputs::frame_len(w.payload.len(), client) - w.payload.len()];
+    for _ in 0..count {
+        io.write_from([header, &w.payload]);
+    }
+    io
+}
