@@ -7,7 +7,23 @@
 //! can drive it and tests are deterministic.
 //!
 //! Data flows one way through small layers: bytes in → [`frame`] codec → message assembly
-//! → [`Event`]s; commands → frames → bytes out. Close-code rules live in [`close`].
+//! → [`Event`]s; commands → frames → bytes out. Close-code rules live in [`close`], the
+//! opening handshake in [`handshake`], permessage-deflate in `deflate`.
+//!
+//! # Starting a connection
+//!
+//! - [`Connection::server`] on a freshly accepted stream: it reads the HTTP upgrade request,
+//!   reports [`Event::Request`], and the application answers with [`Connection::accept`]
+//!   or [`Connection::reject`].
+//! - [`Connection::client`] on a freshly connected stream, from a [`ClientRequest`] built
+//!   from a `ws://` URL; the answer is [`Event::Connected`] or [`Event::Rejected`].
+//! - [`Connection::upgraded`] when another HTTP stack (hyper, axum...) did the upgrade.
+//!
+//! # Time
+//!
+//! The connection keeps no clock. Pass the time in with [`Connection::handle_timeout`] on
+//! every wake-up and sleep until [`Connection::poll_timeout`]: that drives the handshake,
+//! close and keepalive deadlines of [`Config`].
 //!
 //! # Example: an echo loop
 //!
@@ -48,10 +64,12 @@
 //!
 //! - `deflate` (default): permessage-deflate (RFC 7692), negotiated automatically from
 //!   [`Config::deflate`]; needs `std`. See `docs/deflate.md`.
-//! - `std` (default): the OS random source for client masking keys
-//!   ([`Connection::upgraded`]) and `std::error::Error` impls. Without it the crate is
-//!   `no_std` + `alloc`, and clients supply their own [`Rng`] through
-//!   [`Connection::upgraded_with_rng`] or [`Connection::client_with_rng`].
+//! - `std` (default): the OS random source for client masking keys and handshake keys
+//!   ([`Connection::client`], [`Connection::upgraded`]), `Instant`-based deadlines
+//!   ([`Connection::handle_timeout_at`]), runtime SIMD detection for UTF-8 validation.
+//!   Without it the crate is `no_std` + `alloc`, and clients supply their own [`Rng`]
+//!   through [`Connection::client_with_rng`] or [`Connection::upgraded_with_rng`].
+//! - `arbitrary`: `arbitrary::Arbitrary` for the configuration types, for fuzzing.
 
 #![no_std]
 #![forbid(unsafe_code)]
