@@ -5,6 +5,9 @@
 #       the timed comparison, allocation counts and memory (see src/main.rs)
 #   bash benches/compare/run.sh --callgrind
 #       instructions per message and per byte under valgrind, for a few workloads
+#   bash benches/compare/run.sh --loopback [--warmup S] [--measure S] [--only LIB]
+#       end to end over 127.0.0.1: the three behind one tokio echo server, our own load
+#       generator, 1/16/256 connections, 16 B and 1 KiB (see src/loopback.rs; ~2.5 minutes)
 #
 # With `--rev REV` first, ws-proto is taken from that commit (a `git archive` snapshot under
 # target/), not from the working tree, which other work may be changing.
@@ -25,7 +28,7 @@ else
     cargo build --release --quiet
     bin=target/release/compare
     source="ws-proto working tree at $(git -C ../.. rev-parse --short HEAD)$(
-        git -C ../.. status --porcelain -- ../../src | grep -q . && echo ' (src/ modified)' || true)"
+        git -C ../.. status --porcelain -- src | grep -q . && echo ' (src/ modified)' || true)"
 fi
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
@@ -35,6 +38,12 @@ for crate in tungstenite fastwebsockets simdutf8 tokio; do
     echo "$crate $(grep -A1 "^name = \"$crate\"$" Cargo.lock | sed -n 's/version = "\(.*\)"/\1/p')"
 done | paste -sd' ' | sed 's/ \([a-z]\)/, \1/g'
 echo
+
+if [[ "${1:-}" == --loopback ]]; then
+    shift
+    echo "uptime: $(uptime)"
+    exec "$(dirname "$bin")/loopback" "$@"
+fi
 
 if [[ "${1:-}" != --callgrind ]]; then
     exec "$bin" "$@"
