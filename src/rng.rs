@@ -62,9 +62,8 @@ impl Rng for OsRng {
                 self.pos = 0;
             }
             let n = (dest.len() - written).min(self.buf.len() - self.pos);
+            // `pos` only moves forward, so no byte is handed out twice.
             dest[written..written + n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
-            // Never hand out the same bytes twice.
-            self.buf[self.pos..self.pos + n].fill(0);
             self.pos += n;
             written += n;
         }

@@ -237,7 +237,12 @@ impl Connection {
     /// operating system's CSPRNG.
     #[cfg(feature = "std")]
     pub fn upgraded(role: Role, config: Config) -> Self {
-        Self::upgraded_with_rng(role, config, Box::new(crate::rng::OsRng::new()))
+        // Servers never mask, so they need no random source (and hold no OS RNG buffer).
+        let rng: Option<Box<dyn Rng>> = match role {
+            Role::Client => Some(Box::new(crate::rng::OsRng::new())),
+            Role::Server => None,
+        };
+        Self::build(role, config, rng, Phase::Open)
     }
 
     /// Like [`upgraded`](Self::upgraded), with the random source for masking keys given
@@ -446,12 +451,7 @@ impl Connection {
             self.timed_out = true;
             if !self.finished {
                 // Our Close was never answered.
-                self.finished = true;
-                self.rx.clear();
-                self.deferred_event = Some(Event::Close {
-                    code: CloseCode::ABNORMAL,
-                    reason: "",
-                });
+                self.deferred_event = Some(self.end_abnormally());
             }
         }
     }
@@ -494,14 +494,9 @@ impl Connection {
         match self.rx.next(buf, rules) {
             Ok(Some(incoming)) => self.on_incoming(incoming, buf),
             Ok(None) if self.eof => {
-                // The transport ended without a Close frame: abnormal closure.
-                self.finished = true;
-                self.rx.clear();
+                // The transport ended without a Close frame.
                 buf.clear();
-                Some(Event::Close {
-                    code: CloseCode::ABNORMAL,
-                    reason: "",
-                })
+                Some(self.end_abnormally())
             }
             Ok(None) => None,
             Err(error) => Some(self.fail(error)),
@@ -659,9 +654,23 @@ impl Connection {
             self.queue_close(error.close_code(), error.reason());
         }
         self.failed = true;
+        self.finish();
+        Event::Error(error)
+    }
+
+    /// No event follows the one being reported; later input is dropped.
+    pub(super) fn finish(&mut self) {
         self.finished = true;
         self.rx.clear();
-        Event::Error(error)
+    }
+
+    /// Ends the connection without a Close from the peer: reports 1006 (RFC 6455 §7.1.5).
+    pub(super) fn end_abnormally(&mut self) -> Event<'static> {
+        self.finish();
+        Event::Close {
+            code: CloseCode::ABNORMAL,
+            reason: "",
+        }
     }
 
     fn on_incoming<'b>(&mut self, incoming: Incoming, buf: &'b mut Vec<u8>) -> Option<Event<'b>> {
@@ -689,8 +698,7 @@ impl Connection {
             Incoming::Close => match parse_close_body(buf) {
                 Ok((code, reason)) => {
                     self.close_received = true;
-                    self.finished = true;
-                    self.rx.clear();
+                    self.finish();
                     if !self.close_sent {
                         // Echo the peer's code (an empty Close is answered with an empty one).
                         self.queue_close(code, "");

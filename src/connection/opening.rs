@@ -7,7 +7,6 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{Connection, Phase};
-use crate::close::CloseCode;
 #[cfg(feature = "deflate")]
 use crate::deflate::{self, DeflateParams};
 use crate::error::{HandshakeError, ProtocolError};
@@ -191,10 +190,7 @@ impl Connection {
             return None;
         }
         self.refuse();
-        Some(Event::Close {
-            code: CloseCode::ABNORMAL,
-            reason: "",
-        })
+        Some(self.end_abnormally())
     }
 
     pub(super) fn fail_handshake<'b>(&mut self, error: HandshakeError) -> Event<'b> {
@@ -207,8 +203,7 @@ impl Connection {
     /// the close timeout to drain.
     pub(super) fn refuse(&mut self) {
         self.phase = Phase::Refused;
-        self.finished = true;
-        self.rx.clear();
+        self.finish();
         self.timers.stop(Timer::Handshake);
         self.timers.set(Timer::Close, self.config.close_timeout);
     }
