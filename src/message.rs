@@ -8,7 +8,12 @@
 //!   caller's event buffer (one copy, no allocation);
 //! - otherwise payload is appended to an assembly buffer as it arrives (whole delivery),
 //!   or handed out piece by piece (streaming delivery). Text is validated incrementally
-//!   in both cases, so invalid UTF-8 fails at once, not at the end of the message.
+//!   in both cases, so invalid UTF-8 fails at once, not at the end of the message;
+//! - when a large frame is partly here and nothing else is buffered, the read buffer that
+//!   [`Receiver::read_region`] offers is the assembly buffer itself, so the rest of the
+//!   payload is read straight into its final place (no copy besides the transport's).
+//!   After such a frame the next read asks for one header's worth of bytes, so that the
+//!   next large frame's payload is read directly too.
 
 use alloc::vec::Vec;
 
@@ -17,7 +22,7 @@ use crate::config::{Config, Delivery};
 #[cfg(feature = "deflate")]
 use crate::deflate::{InflateError, Inflater};
 use crate::error::ProtocolError;
-use crate::frame::{OpCode, decode_header};
+use crate::frame::{MAX_HEADER_LEN, OpCode, decode_header};
 use crate::mask::apply_mask;
 use crate::utf8::Utf8Validator;
 
@@ -57,6 +62,8 @@ struct DataFrame {
     remaining: u64,
     /// Payload bytes consumed so far, modulo 4 (aligns the masking key).
     offset: usize,
+    /// At least [`DIRECT_MIN`] payload bytes: the next frame is read apart once it ends.
+    large: bool,
 }
 
 /// The message in progress.
@@ -78,6 +85,22 @@ enum Step {
     NeedMore,
 }
 
+/// A data frame with at least this many payload bytes still to come is read straight
+/// into the assembly buffer. Below it, copying out of the read buffer costs less than the
+/// extra read (system call) that reading a frame's rest separately can take.
+const DIRECT_MIN: u64 = 8 << 10;
+
+/// Where the region last offered by [`Receiver::read_region`] lies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Offer {
+    /// After the live bytes of the read buffer.
+    #[default]
+    ReadBuf,
+    /// In the assembly buffer, right after the assembled bytes: this many bytes, all of
+    /// them payload of the current frame.
+    Direct(usize),
+}
+
 /// Read buffer, frame decoder and message assembler.
 #[derive(Debug, Default)]
 pub(crate) struct Receiver {
@@ -87,7 +110,15 @@ pub(crate) struct Receiver {
     end: usize,
     frame: Option<DataFrame>,
     message: Option<Message>,
+    /// The message being assembled is `assembly[..assembled]`; bytes after it are
+    /// initialised storage kept for reuse (resizing would zero-fill them again).
     assembly: Vec<u8>,
+    assembled: usize,
+    /// Payload bytes read straight into `assembly[assembled..]`, not yet decoded.
+    direct: usize,
+    offer: Offer,
+    /// The last frame was read directly: offer only a header's worth of bytes next.
+    header_next: bool,
     utf8: Utf8Validator,
     /// Present once permessage-deflate was negotiated.
     #[cfg(feature = "deflate")]
@@ -112,7 +143,7 @@ impl Receiver {
 
     /// Bytes received and not yet decoded.
     pub(crate) fn buffered(&self) -> usize {
-        self.end - self.start
+        self.end - self.start + self.direct
     }
 
     /// Heap bytes held by the receiver's buffers.
@@ -128,11 +159,14 @@ impl Receiver {
         self.buf.shrink_to_fit();
         if self.message.is_none() {
             self.assembly = Vec::new();
+            self.assembled = 0;
         }
     }
 
     /// Appends received bytes.
     pub(crate) fn push(&mut self, data: &[u8]) {
+        // Bytes pushed now come before anything read into an earlier offer.
+        self.offer = Offer::ReadBuf;
         if self.buf.len() - self.end < data.len() {
             // Grow by appending: no zero-filling of room that is overwritten at once.
             self.compact();
@@ -166,15 +200,55 @@ impl Receiver {
         &mut self.buf[self.end..]
     }
 
-    /// Marks `n` bytes of the region from [`spare`](Self::spare) as received.
+    /// Where the transport should read next: normally the read buffer's free room (at least
+    /// `config.read_chunk` bytes). While a large data frame is being assembled and nothing
+    /// else is buffered, the rest of its payload (or the next part of it, growing with the
+    /// message) in the assembly buffer; right after such a frame, one frame header's worth.
+    pub(crate) fn read_region(&mut self, config: &Config) -> &mut [u8] {
+        let header_next = core::mem::take(&mut self.header_next);
+        self.offer = Offer::ReadBuf;
+        if self.start == self.end && self.direct == 0 {
+            match (self.frame, self.message) {
+                (Some(frame), Some(message))
+                    if config.delivery == Delivery::Whole
+                        && !message.compressed
+                        && frame.remaining >= DIRECT_MIN =>
+                {
+                    // Grow with the message, not with the length it declares: a peer that
+                    // declares much and sends little gets little memory.
+                    let step = config.read_chunk.max(self.assembled).max(1);
+                    let n = usize::try_from(frame.remaining).map_or(step, |r| r.min(step));
+                    let end = self.assembled + n;
+                    if self.assembly.len() < end {
+                        self.assembly.resize(end, 0);
+                    }
+                    self.offer = Offer::Direct(n);
+                    return &mut self.assembly[self.assembled..end];
+                }
+                (None, _) if header_next => {
+                    return &mut self.spare(MAX_HEADER_LEN)[..MAX_HEADER_LEN];
+                }
+                _ => {}
+            }
+        }
+        self.spare(config.read_chunk.max(1))
+    }
+
+    /// Marks `n` bytes of the region from [`read_region`](Self::read_region) (or
+    /// [`spare`](Self::spare)) as received; more than was offered is clamped.
     pub(crate) fn commit(&mut self, n: usize) {
-        self.end += n.min(self.buf.len() - self.end);
+        match core::mem::take(&mut self.offer) {
+            Offer::Direct(offered) => self.direct = n.min(offered),
+            Offer::ReadBuf => self.end += n.min(self.buf.len() - self.end),
+        }
     }
 
     /// Drops everything buffered (after the connection ended).
     pub(crate) fn clear(&mut self) {
         self.start = 0;
         self.end = 0;
+        self.direct = 0;
+        self.offer = Offer::ReadBuf;
     }
 
     /// The bytes received and not yet decoded.
@@ -290,13 +364,14 @@ impl Receiver {
                 apply_mask(out, key, 0);
             }
             self.consume(n);
+            self.header_next = h.payload_len >= DIRECT_MIN && self.start == self.end;
             // Text is validated once, by the conversion to `&str` that makes the event.
             return Ok(Step::Done(Incoming::Message(kind)));
         }
 
         if self.message.is_none() {
             self.utf8.reset();
-            self.assembly.clear();
+            self.assembled = 0;
         }
         self.message = Some(Message {
             kind,
@@ -310,6 +385,7 @@ impl Receiver {
             mask: h.mask,
             remaining: h.payload_len,
             offset: 0,
+            large: h.payload_len >= DIRECT_MIN,
         });
         Ok(Step::Progress)
     }
@@ -319,6 +395,9 @@ impl Receiver {
         let (Some(mut frame), Some(mut message)) = (self.frame, self.message) else {
             return Ok(Step::Progress);
         };
+        if self.direct > 0 {
+            return self.direct_payload(out, frame, message);
+        }
         let available = self.end - self.start;
         // `remaining` may exceed usize on 32-bit targets: convert only after the min.
         let n = usize::try_from(frame.remaining).map_or(available, |r| r.min(available));
@@ -338,30 +417,34 @@ impl Receiver {
 
         let step = match config.delivery {
             Delivery::Whole => {
-                let from = self.assembly.len();
-                append(
-                    #[cfg(feature = "deflate")]
-                    self.inflater.as_mut(),
-                    &mut message,
-                    chunk,
-                    last,
-                    &mut self.assembly,
-                    limit,
-                )?;
+                let from = self.assembled;
+                if !message.compressed && from + n <= self.assembly.len() {
+                    // Reuse initialised room (kept from earlier messages).
+                    self.assembly[from..from + n].copy_from_slice(chunk);
+                } else {
+                    self.assembly.truncate(from);
+                    append(
+                        #[cfg(feature = "deflate")]
+                        self.inflater.as_mut(),
+                        &mut message,
+                        chunk,
+                        last,
+                        &mut self.assembly,
+                        limit,
+                    )?;
+                }
+                self.assembled = if message.compressed {
+                    self.assembly.len()
+                } else {
+                    from + n
+                };
                 if text {
                     self.utf8
-                        .feed(&self.assembly[from..])
+                        .feed(&self.assembly[from..self.assembled])
                         .map_err(|_| ProtocolError::InvalidUtf8)?;
                 }
                 if last {
-                    if text && !self.utf8.is_complete() {
-                        return Err(ProtocolError::InvalidUtf8);
-                    }
-                    // Hand the assembled message over without copying it; the caller's
-                    // old buffer becomes the next assembly buffer.
-                    core::mem::swap(out, &mut self.assembly);
-                    self.assembly.clear();
-                    Step::Done(Incoming::Message(message.kind))
+                    self.hand_over(out, message.kind)?
                 } else {
                     Step::Progress
                 }
@@ -400,9 +483,62 @@ impl Receiver {
             }
         };
         self.consume(n);
+        // A large frame just ended with the buffer: read the next header apart, so that
+        // a large payload after it can be read into place.
+        self.header_next = frame_done
+            && frame.large
+            && self.start == self.end
+            && config.delivery == Delivery::Whole
+            && !message.compressed;
         self.frame = if frame_done { None } else { Some(frame) };
         self.message = if last { None } else { Some(message) };
         Ok(step)
+    }
+
+    /// Decodes payload that was read straight into the assembly buffer (whole delivery,
+    /// uncompressed message; the offer never exceeds the frame's remaining bytes).
+    fn direct_payload(
+        &mut self,
+        out: &mut Vec<u8>,
+        mut frame: DataFrame,
+        message: Message,
+    ) -> Result<Step, ProtocolError> {
+        let n = core::mem::take(&mut self.direct);
+        let from = self.assembled;
+        let chunk = &mut self.assembly[from..from + n];
+        if let Some(key) = frame.mask {
+            apply_mask(chunk, key, frame.offset);
+        }
+        if message.kind == Kind::Text {
+            self.utf8
+                .feed(chunk)
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        self.assembled += n;
+        frame.remaining -= n as u64;
+        frame.offset = (frame.offset + n) & 3;
+        let frame_done = frame.remaining == 0;
+        // The next frame is likely large too: read its header alone, then its payload
+        // straight into place.
+        self.header_next = frame_done;
+        self.frame = if frame_done { None } else { Some(frame) };
+        if frame_done && frame.fin {
+            self.message = None;
+            return self.hand_over(out, message.kind);
+        }
+        Ok(Step::Progress)
+    }
+
+    /// Ends an assembled message: hands it over in `out` without copying it (the caller's
+    /// old buffer becomes the next assembly buffer).
+    fn hand_over(&mut self, out: &mut Vec<u8>, kind: Kind) -> Result<Step, ProtocolError> {
+        if kind == Kind::Text && !self.utf8.is_complete() {
+            return Err(ProtocolError::InvalidUtf8);
+        }
+        self.assembly.truncate(self.assembled);
+        core::mem::swap(out, &mut self.assembly);
+        self.assembled = 0;
+        Ok(Step::Done(Incoming::Message(kind)))
     }
 }
 

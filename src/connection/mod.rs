@@ -393,11 +393,17 @@ impl Connection {
         }
     }
 
-    /// A buffer to read the transport into directly, at least
-    /// [`Config::read_chunk`] bytes long; report the count with
-    /// [`handle_read`](Self::handle_read).
+    /// A buffer to read the transport into directly; report the count with
+    /// [`handle_read`](Self::handle_read). Read into all of it or a prefix, once, then
+    /// report, before calling [`handle_bytes`](Self::handle_bytes) or `read_buf` again.
+    ///
+    /// Usually at least [`Config::read_chunk`] bytes long. While a large message is being
+    /// received it is the message's own buffer, holding exactly the rest of the current
+    /// frame or a part of it (so the payload is not copied again), and right after such a
+    /// frame it is one frame header long (14 bytes), so that the next frame's payload can
+    /// be read into place too. Never empty.
     pub fn read_buf(&mut self) -> &mut [u8] {
-        self.rx.spare(self.config.read_chunk)
+        self.rx.read_region(&self.config)
     }
 
     /// Reports that `n` bytes were read into [`read_buf`](Self::read_buf) (clamped to its
