@@ -33,17 +33,33 @@ pub(crate) enum Kind {
     Binary,
 }
 
-/// What the receiver produced; its payload is in the caller's buffer.
+/// What the receiver produced, borrowing the caller's buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Incoming {
-    /// A whole message (whole delivery). Text that arrived in pieces was validated as it
-    /// came; text that arrived whole is validated by the conversion to `&str`.
-    Message(Kind),
-    /// A piece of a message (streaming delivery); text pieces end on a code-point boundary.
+pub(crate) enum Incoming<'b> {
+    /// A whole message (whole delivery).
+    Text(&'b str),
+    Binary(&'b [u8]),
+    /// A piece of a message (streaming delivery) and whether it ends the message; text
+    /// pieces end on a code-point boundary.
+    TextPiece(&'b str, bool),
+    BinaryPiece(&'b [u8], bool),
+    Ping(&'b [u8]),
+    Pong(&'b [u8]),
+    /// A Close frame's raw body.
+    Close(&'b [u8]),
+}
+
+/// What is ready in the caller's buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ready {
+    /// A whole message; `checked`: text whose every byte `Receiver::utf8` accepted, in
+    /// order and ending complete (it arrived in pieces). Text that arrived whole is not
+    /// checked yet: the conversion to `&str` validates it, in one pass.
+    Message(Kind, bool),
+    /// A piece of a message (streaming delivery); text pieces are always checked.
     Piece(Kind, bool),
     Ping,
     Pong,
-    /// A Close frame's raw body.
     Close,
 }
 
@@ -80,7 +96,7 @@ struct Message {
 }
 
 enum Step {
-    Done(Incoming),
+    Done(Ready),
     Progress,
     NeedMore,
 }
@@ -267,23 +283,45 @@ impl Receiver {
 
     /// Decodes input until one event is ready (its payload left in `out`), more input is
     /// needed (`Ok(None)`), or the peer broke the protocol.
-    pub(crate) fn next(
+    pub(crate) fn next<'b>(
         &mut self,
-        out: &mut Vec<u8>,
+        out: &'b mut Vec<u8>,
         rules: Rules<'_>,
-    ) -> Result<Option<Incoming>, ProtocolError> {
-        loop {
+    ) -> Result<Option<Incoming<'b>>, ProtocolError> {
+        let ready = loop {
             let step = if self.frame.is_some() {
                 self.payload(out, rules.config)?
             } else {
                 self.header(out, rules)?
             };
             match step {
-                Step::Done(incoming) => return Ok(Some(incoming)),
+                Step::Done(ready) => break ready,
                 Step::Progress => continue,
                 Step::NeedMore => return Ok(None),
             }
-        }
+        };
+        let out: &'b [u8] = out;
+        #[allow(unsafe_code)]
+        let text = |checked: bool| {
+            if checked {
+                // SAFETY: `checked` text is what `Ready` documents: every byte of `out` was
+                // fed, in order, to `self.utf8`, which accepted them and ended on a code
+                // point boundary (`hand_over` checks `is_complete`; a piece drops the
+                // unfinished code point it ends with). `out` was not changed since.
+                Ok(unsafe { crate::utf8::assume_valid(out) })
+            } else {
+                simdutf8::basic::from_utf8(out).map_err(|_| ProtocolError::InvalidUtf8)
+            }
+        };
+        Ok(Some(match ready {
+            Ready::Message(Kind::Binary, _) => Incoming::Binary(out),
+            Ready::Message(Kind::Text, checked) => Incoming::Text(text(checked)?),
+            Ready::Piece(Kind::Binary, fin) => Incoming::BinaryPiece(out, fin),
+            Ready::Piece(Kind::Text, fin) => Incoming::TextPiece(text(true)?, fin),
+            Ready::Ping => Incoming::Ping(out),
+            Ready::Pong => Incoming::Pong(out),
+            Ready::Close => Incoming::Close(out),
+        }))
     }
 
     /// Decodes the next frame header (and a whole control frame or small message).
@@ -317,9 +355,9 @@ impl Receiver {
             }
             self.consume(total);
             return Ok(Step::Done(match h.opcode {
-                OpCode::Ping => Incoming::Ping,
-                OpCode::Pong => Incoming::Pong,
-                _ => Incoming::Close,
+                OpCode::Ping => Ready::Ping,
+                OpCode::Pong => Ready::Pong,
+                _ => Ready::Close,
             }));
         }
 
@@ -366,7 +404,7 @@ impl Receiver {
             self.consume(n);
             self.header_next = h.payload_len >= DIRECT_MIN && self.start == self.end;
             // Text is validated once, by the conversion to `&str` that makes the event.
-            return Ok(Step::Done(Incoming::Message(kind)));
+            return Ok(Step::Done(Ready::Message(kind, false)));
         }
 
         if self.message.is_none() {
@@ -476,7 +514,7 @@ impl Receiver {
                     out.truncate(out.len() - carried);
                 }
                 if last || !out.is_empty() {
-                    Step::Done(Incoming::Piece(message.kind, last))
+                    Step::Done(Ready::Piece(message.kind, last))
                 } else {
                     Step::Progress
                 }
@@ -538,7 +576,8 @@ impl Receiver {
         self.assembly.truncate(self.assembled);
         core::mem::swap(out, &mut self.assembly);
         self.assembled = 0;
-        Ok(Step::Done(Incoming::Message(kind)))
+        // Text was checked as it arrived.
+        Ok(Step::Done(Ready::Message(kind, true)))
     }
 }
 

@@ -74,6 +74,29 @@ impl Utf8Validator {
     }
 }
 
+/// `bytes` as `&str`, without validating them a second time: the only `unsafe` code in the
+/// crate. A text message that arrives in pieces is validated as the pieces arrive (to fail
+/// fast); converting it with `from_utf8` afterwards would read every byte again, about a
+/// quarter of the receive cost of large text (`docs/performance.md`).
+///
+/// Debug builds (the tests, the fuzz targets) validate anyway and panic on a broken promise.
+///
+/// # Safety
+///
+/// `bytes` is valid UTF-8: every byte of it went, in order, through one
+/// [`Utf8Validator`] since its last reset, which accepted them all and ended complete (or
+/// `bytes` ends just before the validator's [`pending`](Utf8Validator::pending) bytes).
+#[allow(unsafe_code)]
+pub(crate) unsafe fn assume_valid(bytes: &[u8]) -> &str {
+    debug_assert!(
+        core::str::from_utf8(bytes).is_ok(),
+        "text passed as validated is not UTF-8"
+    );
+    // SAFETY: the caller promises valid UTF-8 (see the function's contract), which is all
+    // `from_utf8_unchecked` requires.
+    unsafe { core::str::from_utf8_unchecked(bytes) }
+}
+
 /// Length of the sequence that a valid leading byte starts. Only called on bytes that
 /// `from_utf8` already accepted as the start of an incomplete sequence (0xC2..=0xF4).
 fn sequence_len(lead: u8) -> usize {

@@ -136,7 +136,10 @@ fn read_large(conn: &mut Connection, buf: &mut Vec<u8>, input: &[u8]) -> usize {
         conn.handle_read(n);
         pos += n;
         while let Some(event) = conn.poll_event(buf) {
-            assert!(matches!(event, Event::Binary(_) | Event::Text(_)), "{event:?}");
+            assert!(
+                matches!(event, Event::Binary(_) | Event::Text(_)),
+                "{event:?}"
+            );
             messages += 1;
         }
     }
@@ -268,7 +271,9 @@ fn hot_paths_do_not_allocate() {
         let mut buf = Vec::new();
         assert_eq!(read_large(&mut conn, &mut buf, &input), 200);
         let (messages, allocations) = count(|| read_large(&mut conn, &mut buf, &input));
-        println!("{role:?}: {messages} messages of 20-74 KB read in place: {allocations} allocations");
+        println!(
+            "{role:?}: {messages} messages of 20-74 KB read in place: {allocations} allocations"
+        );
         assert_eq!(messages, 200);
         assert_eq!(allocations, 0, "{role:?} large messages");
     }

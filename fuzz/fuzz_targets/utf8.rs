@@ -3,7 +3,9 @@
 //! fuzzer-chosen chunks to a server. The outcome must agree with `core::str::from_utf8` on
 //! the whole message: `Text` with exactly those bytes, or `Error(InvalidUtf8)`; in streaming
 //! delivery the pieces, concatenated, are the message (valid) or a prefix of its valid
-//! prefix (invalid, before the error).
+//! prefix (invalid, before the error). With `big`, the text is repeated to over 20 KB, so
+//! that reading through `read_buf` takes the path that reads payload straight into the
+//! message buffer, whose checked text is converted without a second validation.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -23,16 +25,26 @@ struct Input {
     /// Put a Ping between fragments.
     ping_between: bool,
     key: [u8; 4],
+    /// Repeat the text to over 20 000 bytes.
+    big: bool,
     text: Bytes,
 }
 
 fuzz_target!(|input: Input| {
-    let text: &[u8] = &input.text;
+    let repeated: Vec<u8>;
+    let text: &[u8] = if input.big && !input.text.is_empty() {
+        repeated = input.text.repeat(20_000 / input.text.len() + 1);
+        &repeated
+    } else {
+        &input.text
+    };
     // The fragments.
     let mut pieces: Vec<&[u8]> = Vec::new();
     let mut pos = 0;
     for &size in &input.fragments {
-        let end = (pos + usize::from(size)).min(text.len());
+        // Fragments of a big text are big too.
+        let size = if input.big { usize::from(size) * 97 } else { usize::from(size) };
+        let end = (pos + size).min(text.len());
         pieces.push(&text[pos..end]);
         pos = end;
     }
@@ -76,7 +88,8 @@ fuzz_target!(|input: Input| {
             .copied()
             .unwrap_or(255)
             .max(1);
-        let end = (pos + usize::from(size)).min(wire.len());
+        let size = if input.big { usize::from(size) * 131 } else { usize::from(size) };
+        let end = (pos + size).min(wire.len());
         if input.use_read {
             h.read(&wire[pos..end]);
         } else {

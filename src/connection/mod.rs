@@ -498,12 +498,9 @@ impl Connection {
             config: &self.config,
         };
         match self.rx.next(buf, rules) {
-            Ok(Some(incoming)) => self.on_incoming(incoming, buf),
-            Ok(None) if self.eof => {
-                // The transport ended without a Close frame.
-                buf.clear();
-                Some(self.end_abnormally())
-            }
+            Ok(Some(incoming)) => self.on_incoming(incoming),
+            // The transport ended without a Close frame.
+            Ok(None) if self.eof => Some(self.end_abnormally()),
             Ok(None) => None,
             Err(error) => Some(self.fail(error)),
         }
@@ -679,20 +676,13 @@ impl Connection {
         }
     }
 
-    fn on_incoming<'b>(&mut self, incoming: Incoming, buf: &'b mut Vec<u8>) -> Option<Event<'b>> {
-        let buf: &'b [u8] = buf;
+    fn on_incoming<'b>(&mut self, incoming: Incoming<'b>) -> Option<Event<'b>> {
         Some(match incoming {
-            Incoming::Message(Kind::Binary) => Event::Binary(buf),
-            Incoming::Message(Kind::Text) => match simdutf8::basic::from_utf8(buf) {
-                Ok(text) => Event::Text(text),
-                Err(_) => self.fail(ProtocolError::InvalidUtf8),
-            },
-            Incoming::Piece(Kind::Binary, fin) => Event::BinaryPiece { data: buf, fin },
-            Incoming::Piece(Kind::Text, fin) => match simdutf8::basic::from_utf8(buf) {
-                Ok(text) => Event::TextPiece { text, fin },
-                Err(_) => self.fail(ProtocolError::InvalidUtf8),
-            },
-            Incoming::Ping => {
+            Incoming::Binary(data) => Event::Binary(data),
+            Incoming::Text(text) => Event::Text(text),
+            Incoming::BinaryPiece(data, fin) => Event::BinaryPiece { data, fin },
+            Incoming::TextPiece(text, fin) => Event::TextPiece { text, fin },
+            Incoming::Ping(buf) => {
                 if self.config.auto_pong && !self.close_sent {
                     let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
                     payload[..buf.len()].copy_from_slice(buf);
@@ -700,8 +690,8 @@ impl Connection {
                 }
                 Event::Ping(buf)
             }
-            Incoming::Pong => Event::Pong(buf),
-            Incoming::Close => match parse_close_body(buf) {
+            Incoming::Pong(buf) => Event::Pong(buf),
+            Incoming::Close(buf) => match parse_close_body(buf) {
                 Ok((code, reason)) => {
                     self.close_received = true;
                     self.finish();
