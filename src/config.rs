@@ -89,6 +89,13 @@ pub struct Config {
     /// How many bytes [`Connection::read_buf`](crate::Connection::read_buf) offers at least
     /// per call. Default: 16 KiB.
     pub read_chunk: usize,
+    /// After this long without input or written output, give back the memory the buffers
+    /// hold beyond their contents, as
+    /// [`Connection::shrink_buffers`](crate::Connection::shrink_buffers) does (needs
+    /// [`Connection::handle_timeout`](crate::Connection::handle_timeout) calls). Buffers keep
+    /// their size while traffic flows, so steady traffic allocates nothing; an idle
+    /// connection drops to a few hundred bytes. `None`: only on request. Default: 10 s.
+    pub idle_shrink: Option<Duration>,
 }
 
 impl Default for Config {
@@ -110,6 +117,7 @@ impl Default for Config {
             #[cfg(feature = "deflate")]
             deflate: crate::deflate::DeflateConfig::default(),
             read_chunk: 16 << 10,
+            idle_shrink: Some(Duration::from_secs(10)),
         }
     }
 }

@@ -18,9 +18,11 @@ pub(crate) enum Timer {
     /// Keepalive: send a Ping by then (no input since), or, with a Ping outstanding, the
     /// peer must have answered by then.
     Keepalive,
+    /// No input or output since: give back buffer memory.
+    Idle,
 }
 
-const TIMERS: usize = 3;
+const TIMERS: usize = 4;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Deadline {

@@ -1,9 +1,12 @@
-//! Memory held by a connection: bounded by its contents, and given back on request.
+//! Memory held by a connection: bounded by its contents, and given back on request or
+//! after an idle interval.
 
 mod common;
 
 use common::*;
-use ws_proto::{Event, Role};
+use std::time::Duration;
+
+use ws_proto::{Config, Connection, Event, Role};
 
 #[test]
 fn shrink_buffers_gives_back_what_a_large_message_left() {
@@ -65,4 +68,95 @@ fn shrink_buffers_keeps_a_partial_frame() {
         server.poll_event(&mut buf),
         Some(Event::Text("hello, world"))
     );
+}
+
+const S: Duration = Duration::from_secs(1);
+
+/// A server at time 0 that has received a 1 MiB message (in 64 KiB reads through
+/// `read_buf`) at time `at` and written its 1 MiB echo.
+fn after_big_message(config: Config, at: Duration) -> Connection {
+    let mut server = conn(Role::Server, config);
+    let mut client = conn_default(Role::Client);
+    server.handle_timeout(Duration::ZERO);
+    server.handle_timeout(at);
+    let big = vec![7u8; 1 << 20];
+    client.send_binary(&big).unwrap();
+    let wire = client.poll_transmit().to_vec();
+    let mut pos = 0;
+    while pos < wire.len() {
+        let dst = server.read_buf();
+        let n = dst.len().min(64 << 10).min(wire.len() - pos);
+        dst[..n].copy_from_slice(&wire[pos..pos + n]);
+        server.handle_read(n);
+        pos += n;
+    }
+    let mut buf = Vec::new();
+    assert_eq!(server.poll_event(&mut buf), Some(Event::Binary(&big)));
+    server.send_binary(&big).unwrap();
+    let n = server.poll_transmit().len();
+    server.handle_transmitted(n);
+    server
+}
+
+#[test]
+fn an_idle_connection_gives_its_buffers_back_by_itself() {
+    let mut server = after_big_message(Config::default(), 5 * S);
+    assert!(server.heap_usage() > 1 << 20, "{}", server.heap_usage());
+    // The default idle_shrink is 10 s after the last traffic.
+    assert_eq!(server.poll_timeout(), Some(15 * S));
+    server.handle_timeout(14 * S);
+    assert!(server.heap_usage() > 1 << 20);
+    server.handle_timeout(15 * S);
+    assert!(
+        server.heap_usage() < 1024,
+        "idle: {} bytes",
+        server.heap_usage()
+    );
+    // Nothing more to give back: no further wake-up.
+    assert_eq!(server.poll_timeout(), None);
+}
+
+#[test]
+fn traffic_postpones_the_idle_shrink() {
+    let mut server = after_big_message(Config::default(), Duration::ZERO);
+    assert_eq!(server.poll_timeout(), Some(10 * S));
+    // A small message at 8 s restarts the interval.
+    server.handle_timeout(8 * S);
+    let ping = peer_frame(Role::Server, true, PING, b"x");
+    let dst = server.read_buf();
+    dst[..ping.len()].copy_from_slice(&ping);
+    server.handle_read(ping.len());
+    assert_eq!(events(&mut server), [Owned::Ping(b"x".to_vec())]);
+    assert_eq!(server.poll_timeout(), Some(18 * S));
+    server.handle_timeout(10 * S);
+    assert!(server.heap_usage() > 1 << 20, "{}", server.heap_usage());
+    // The Pong written at 12 s counts as traffic too.
+    server.handle_timeout(12 * S);
+    let n = server.poll_transmit().len();
+    assert!(n > 0);
+    server.handle_transmitted(n);
+    assert_eq!(server.poll_timeout(), Some(22 * S));
+    server.handle_timeout(22 * S);
+    assert!(server.heap_usage() < 1024, "{}", server.heap_usage());
+}
+
+#[test]
+fn idle_shrink_off_keeps_buffers_and_sets_no_deadline() {
+    let mut config = Config::default();
+    config.idle_shrink = None;
+    let mut server = after_big_message(config, S);
+    assert_eq!(server.poll_timeout(), None);
+    server.handle_timeout(1000 * S);
+    assert!(server.heap_usage() > 1 << 20);
+}
+
+#[test]
+fn small_traffic_sets_no_idle_deadline() {
+    // Buffers that hold under 1 KiB have nothing to give back: no wake-ups for them.
+    let mut server = conn_default(Role::Server);
+    server.handle_timeout(Duration::ZERO);
+    server.handle_bytes(&peer_frame(Role::Server, true, TEXT, b"hi"));
+    assert_eq!(events(&mut server), [Owned::text("hi")]);
+    assert!(server.heap_usage() < 1024);
+    assert_eq!(server.poll_timeout(), None);
 }

@@ -26,6 +26,9 @@ use crate::outbound::{Outbound, frame_len};
 use crate::rng::Rng;
 use crate::timer::{Timer, Timers};
 
+/// Heap an idle connection may keep without being woken to give it back.
+const IDLE_HEAP: usize = 1024;
+
 fn head_limits(config: &Config) -> HeadLimits {
     HeadLimits {
         max_head_size: config.max_head_size,
@@ -453,6 +456,9 @@ impl Connection {
                     .arm(Timer::Keepalive, self.config.keepalive_timeout);
             }
         }
+        if self.timers.take_expired(Timer::Idle) {
+            self.shrink_buffers();
+        }
         if self.timers.take_expired(Timer::Close) {
             self.timed_out = true;
             if !self.finished {
@@ -473,6 +479,9 @@ impl Connection {
     /// Reports that `n` bytes of [`poll_transmit`](Self::poll_transmit) were written.
     pub fn handle_transmitted(&mut self, n: usize) {
         self.tx.advance(n);
+        if n > 0 {
+            self.restart_idle();
+        }
     }
 
     // ---- outputs ----
@@ -590,6 +599,7 @@ impl Connection {
     /// early frames are kept, but more than `max_head_size` bytes fail the handshake (400)
     /// rather than grow the buffer.
     fn on_input(&mut self) {
+        self.restart_idle();
         match &self.phase {
             Phase::Open => {
                 if let (Some(interval), false) = (self.config.keepalive_interval, self.close_sent) {
@@ -609,6 +619,16 @@ impl Connection {
                 self.deferred_event = Some(event);
             }
             _ => {}
+        }
+    }
+
+    /// Traffic: restart the idle interval, if the buffers hold more than an idle
+    /// connection needs (otherwise there is nothing to give back, and no reason to wake).
+    fn restart_idle(&mut self) {
+        if let Some(after) = self.config.idle_shrink {
+            if self.heap_usage() > IDLE_HEAP {
+                self.timers.arm(Timer::Idle, after);
+            }
         }
     }
 
