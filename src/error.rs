@@ -193,10 +193,6 @@ pub enum SendError {
     /// ([`Connection::poll_transmit`](crate::Connection::poll_transmit)) and retry, or send
     /// large messages in parts.
     Backpressure,
-    /// Text given as bytes
-    /// ([`Connection::send_text_unbuffered`](crate::Connection::send_text_unbuffered)) is
-    /// not valid UTF-8.
-    InvalidUtf8,
 }
 
 impl fmt::Display for SendError {
@@ -211,7 +207,6 @@ impl fmt::Display for SendError {
             }
             SendError::MessageInProgress => f.write_str("a streamed message is in progress"),
             SendError::Backpressure => f.write_str("outbound buffer limit reached"),
-            SendError::InvalidUtf8 => f.write_str("text is not valid UTF-8"),
         }
     }
 }

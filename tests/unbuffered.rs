@@ -95,16 +95,14 @@ fn each_client_frame_gets_a_fresh_key() {
 }
 
 #[test]
-fn text_passes_through_in_both_roles() {
+fn servers_pass_text_through_clients_queue_it() {
     let text = "héllo wörld, ☃ ".repeat(5000);
     for role in ROLES {
-        let mut bytes = text.clone().into_bytes();
         let mut c = conn_default(role);
-        let head = c
-            .send_text_unbuffered(&mut bytes)
-            .unwrap()
-            .expect("passed through");
-        let wire = write_out(&mut c, Some(head), &bytes);
+        let sent = c.send_text_unbuffered(&text).unwrap();
+        // A client must mask, and cannot mask a `str` in place.
+        assert_eq!(sent.is_some(), role == Role::Server, "{role:?}");
+        let wire = write_out(&mut c, sent, text.as_bytes());
         assert_eq!(
             decode(&wire),
             [Wire::new(true, TEXT, role == Role::Client, text.as_bytes())]
@@ -234,6 +232,7 @@ fn errors_change_nothing() {
         server.send_binary_unbuffered(&mut payload),
         Err(SendError::NotOpen)
     );
+    assert_eq!(server.send_text_unbuffered("abc"), Err(SendError::NotOpen));
     let mut c = client(Config::default());
     let queued = c.buffered_amount(); // the upgrade request
     assert_eq!(
@@ -252,8 +251,7 @@ fn errors_change_nothing() {
             c.send_binary_unbuffered(&mut payload),
             Err(SendError::Closed)
         );
-        let mut abc = *b"abc";
-        assert_eq!(c.send_text_unbuffered(&mut abc), Err(SendError::Closed));
+        assert_eq!(c.send_text_unbuffered("abc"), Err(SendError::Closed));
         assert_eq!(c.buffered_amount(), queued);
         assert_eq!(payload, original, "{role:?}");
     }
@@ -267,33 +265,12 @@ fn errors_change_nothing() {
             c.send_binary_unbuffered(&mut payload),
             Err(SendError::MessageInProgress)
         );
-        let mut abc = *b"abc";
         assert_eq!(
-            c.send_text_unbuffered(&mut abc),
+            c.send_text_unbuffered("abc"),
             Err(SendError::MessageInProgress)
         );
         assert_eq!(c.buffered_amount(), queued);
         assert_eq!(payload, original, "{role:?}");
-    }
-
-    // Text that is not UTF-8: refused even when it would pass through.
-    for role in ROLES {
-        let mut c = conn_default(role);
-        let mut bad = b"ok \xff\xfe not ok".to_vec();
-        let copy = bad.clone();
-        assert_eq!(
-            c.send_text_unbuffered(&mut bad),
-            Err(SendError::InvalidUtf8)
-        );
-        // Truncated in the middle of a 2-byte sequence.
-        let mut cut = "é".as_bytes()[..1].to_vec();
-        assert_eq!(
-            c.send_text_unbuffered(&mut cut),
-            Err(SendError::InvalidUtf8)
-        );
-        assert_eq!(bad, copy);
-        assert_eq!(c.buffered_amount(), 0);
-        assert!(SendError::InvalidUtf8.to_string().contains("UTF-8"));
     }
 
     // The fallback's Backpressure, as `send_binary` would return it.
@@ -427,13 +404,18 @@ mod deflate {
             assert_eq!(feed(receiver, &wire), [Owned::binary(&original)]);
 
             // Below `min_message_size`: sent as is, so passed through (RSV1 clear).
-            let small = b"tiny".to_vec();
-            let mut payload = small.clone();
-            let sent = sender.send_text_unbuffered(&mut payload).unwrap();
+            let mut payload = b"tiny".to_vec();
+            let sent = sender.send_binary_unbuffered(&mut payload).unwrap();
             assert!(sent.is_some(), "{role:?}");
             let wire = write_out(sender, sent, &payload);
             assert_eq!(decode(&wire)[0].rsv, 0);
-            assert_eq!(feed(receiver, &wire), [Owned::text("tiny")]);
+            assert_eq!(feed(receiver, &wire), [Owned::binary(b"tiny")]);
+            // The same for text from a server (a client queues text).
+            let sent = sender.send_text_unbuffered("tiny text").unwrap();
+            assert_eq!(sent.is_some(), role == Role::Server);
+            let wire = write_out(sender, sent, b"tiny text");
+            assert_eq!(decode(&wire)[0].rsv, 0);
+            assert_eq!(feed(receiver, &wire), [Owned::text("tiny text")]);
 
             // The compressor's context was not disturbed: the next one still inflates.
             let sent = sender

@@ -90,32 +90,40 @@ impl Connection {
         &mut self,
         payload: &mut [u8],
     ) -> Result<Option<FrameHead>, SendError> {
-        self.send_unbuffered(OpCode::Binary, payload)
-    }
-
-    /// Sends a text message without copying it into the outbound queue, when it can: as
-    /// [`send_binary_unbuffered`](Self::send_binary_unbuffered), whose contract applies
-    /// (clients mask `text` in place on `Ok(Some(_))`).
-    ///
-    /// Takes bytes rather than `&mut str`, since masking in place would leave a `str`
-    /// that is not UTF-8; they are validated first (one pass over them that
-    /// [`send_text`](Self::send_text) does not need), and
-    /// [`SendError::InvalidUtf8`] is returned if they are not UTF-8.
-    pub fn send_text_unbuffered(
-        &mut self,
-        text: &mut [u8],
-    ) -> Result<Option<FrameHead>, SendError> {
-        if simdutf8::basic::from_utf8(text).is_err() {
-            return Err(SendError::InvalidUtf8);
+        let Some((head, mask)) = self.send_unbuffered(OpCode::Binary, payload, true)? else {
+            return Ok(None);
+        };
+        if let Some(key) = mask {
+            apply_mask(payload, key, 0);
         }
-        self.send_unbuffered(OpCode::Text, text)
+        Ok(Some(head))
     }
 
+    /// Sends a text message without copying it into the outbound queue, when it can: a
+    /// server passes it through on the terms of
+    /// [`send_binary_unbuffered`](Self::send_binary_unbuffered) (write `head`, then all of
+    /// `text`, before any later [`poll_transmit`](Self::poll_transmit) output).
+    ///
+    /// A client always falls back (`Ok(None)`: queued as by [`send_text`](Self::send_text),
+    /// masked there): it must mask, and a `str` cannot be masked in place. Taking the text
+    /// as `&mut [u8]` instead would need a UTF-8 pass on every send, which costs more than
+    /// the copy saved (measured on mixed UTF-8); a client that owns its bytes can mask
+    /// them in place with [`send_binary_unbuffered`](Self::send_binary_unbuffered) if the
+    /// peer accepts binary.
+    pub fn send_text_unbuffered(&mut self, text: &str) -> Result<Option<FrameHead>, SendError> {
+        let sent = self.send_unbuffered(OpCode::Text, text.as_bytes(), false)?;
+        Ok(sent.map(|(head, _)| head))
+    }
+
+    /// The checks and the choice of [`send_binary_unbuffered`](Self::send_binary_unbuffered):
+    /// the head and masking key of a frame passed through, or `None` once the message was
+    /// queued. Without `can_mask`, a client queues.
     fn send_unbuffered(
         &mut self,
         opcode: OpCode,
-        payload: &mut [u8],
-    ) -> Result<Option<FrameHead>, SendError> {
+        payload: &[u8],
+        can_mask: bool,
+    ) -> Result<Option<(FrameHead, Option<[u8; 4]>)>, SendError> {
         self.check_open()?;
         if self.sending.is_some() {
             return Err(SendError::MessageInProgress);
@@ -127,7 +135,11 @@ impl Connection {
             self.config.fragment_size,
             Some(size) if size > 0 && payload.len() > size
         );
-        if self.buffered_amount() != 0 || split || self.compresses(payload.len()) {
+        if self.buffered_amount() != 0
+            || split
+            || self.compresses(payload.len())
+            || (self.masks() && !can_mask)
+        {
             self.send_message(opcode, payload)?;
             return Ok(None);
         }
@@ -139,10 +151,7 @@ impl Connection {
             mask,
             payload_len: payload.len() as u64,
         });
-        if let Some(key) = mask {
-            apply_mask(payload, key, 0);
-        }
-        Ok(Some(head))
+        Ok(Some((head, mask)))
     }
 
     pub(super) fn masks(&self) -> bool {
