@@ -163,20 +163,70 @@ fn floor_recv(w: &Workload, wire: &[u8], repeat: usize) -> Tally {
     }
 }
 
-/// `send_*`, then `poll_transmit` written to the transport, per message.
+/// How `ws_proto_send` sends, from `COMPARE_WS_PROTO_SEND`: `queued` for `send_*` and
+/// `poll_transmit` in both roles (the path before issue 7), `unbuffered` for the unbuffered
+/// sends in both roles (a client copying its payload to a scratch buffer first); unset,
+/// unbuffered for servers and queued for clients (see `ws_proto_send`).
+fn send_mode(client: bool) -> &'static str {
+    static MODE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let mode = MODE.get_or_init(|| std::env::var("COMPARE_WS_PROTO_SEND").ok());
+    match mode.as_deref() {
+        Some("queued") => "queued",
+        Some("unbuffered") => "unbuffered",
+        _ if client => "queued",
+        _ => "unbuffered",
+    }
+}
+
+/// Per message, a server calls `send_*_unbuffered` and writes the returned header and the
+/// payload with one vectored write (as fastwebsockets writes header + borrowed payload),
+/// then whatever `poll_transmit` holds (nothing here: the fallback is not taken). Its
+/// payload is not modified; the API takes `&mut [u8]`, so it is copied once, before the
+/// loop.
+///
+/// A client uses `send_*` and `poll_transmit`, the queued path. Unbuffered, its payload
+/// would be masked in place, so a client that keeps its message (this workload reuses one
+/// payload) would copy it to a scratch buffer per message first: the same one copy as the
+/// queue's, and the one fastwebsockets' client makes (it masks an owned copy of a borrowed
+/// payload). `COMPARE_WS_PROTO_SEND=unbuffered` measures that variant: no faster (binary)
+/// here, and client text is queued by `send_text_unbuffered` anyway.
 fn ws_proto_send(w: &Workload, client: bool, count: usize, full: bool) -> MemIo<'static> {
     let role = if client { Role::Client } else { Role::Server };
     let mut conn = Connection::upgraded(role, Config::default());
     let mut io = MemIo::new(&[], 1, full);
     let text = std::str::from_utf8(&w.payload).ok().filter(|_| w.text);
+    if send_mode(client) == "queued" {
+        for _ in 0..count {
+            match text {
+                Some(text) => conn.send_text(text),
+                None => conn.send_binary(&w.payload),
+            }
+            .expect("ws-proto send");
+            let n = io.write_from([conn.poll_transmit()]);
+            conn.handle_transmitted(n);
+        }
+        return io;
+    }
+    let mut payload = w.payload.clone();
     for _ in 0..count {
-        match text {
-            Some(text) => conn.send_text(text),
-            None => conn.send_binary(&w.payload),
+        let sent = match text {
+            Some(text) => conn.send_text_unbuffered(text),
+            None => {
+                if client {
+                    payload.copy_from_slice(&w.payload);
+                }
+                conn.send_binary_unbuffered(&mut payload)
+            }
         }
         .expect("ws-proto send");
-        let n = io.write_from([conn.poll_transmit()]);
-        conn.handle_transmitted(n);
+        if let Some(head) = sent {
+            io.write_from([&head[..], &payload]);
+        }
+        let pending = conn.poll_transmit();
+        if !pending.is_empty() {
+            let n = io.write_from([pending]);
+            conn.handle_transmitted(n);
+        }
     }
     io
 }
