@@ -92,13 +92,13 @@ impl Connection {
         &mut self,
         payload: &mut [u8],
     ) -> Result<Option<FrameHead>, SendError> {
-        let Some((head, mask)) = self.send_unbuffered(OpCode::Binary, payload, true)? else {
+        let Some(header) = self.send_unbuffered(OpCode::Binary, payload, true)? else {
             return Ok(None);
         };
-        if let Some(key) = mask {
+        if let Some(key) = header.mask {
             apply_mask(payload, key, 0);
         }
-        Ok(Some(head))
+        Ok(Some(FrameHead::encode(&header)))
     }
 
     /// Sends a text message without copying it into the outbound queue, when it can: a
@@ -114,18 +114,18 @@ impl Connection {
     /// peer accepts binary.
     pub fn send_text_unbuffered(&mut self, text: &str) -> Result<Option<FrameHead>, SendError> {
         let sent = self.send_unbuffered(OpCode::Text, text.as_bytes(), false)?;
-        Ok(sent.map(|(head, _)| head))
+        Ok(sent.map(|header| FrameHead::encode(&header)))
     }
 
     /// The checks and the choice of [`send_binary_unbuffered`](Self::send_binary_unbuffered):
-    /// the head and masking key of a frame passed through, or `None` once the message was
-    /// queued. Without `can_mask`, a client queues.
+    /// the header (with its masking key) of a frame passed through, or `None` once the
+    /// message was queued. Without `can_mask`, a client queues.
     fn send_unbuffered(
         &mut self,
         opcode: OpCode,
         payload: &[u8],
         can_mask: bool,
-    ) -> Result<Option<(FrameHead, Option<[u8; 4]>)>, SendError> {
+    ) -> Result<Option<FrameHeader>, SendError> {
         self.check_open()?;
         if self.sending.is_some() {
             return Err(SendError::MessageInProgress);
@@ -145,15 +145,13 @@ impl Connection {
             self.send_message(opcode, payload)?;
             return Ok(None);
         }
-        let mask = self.mask_key();
-        let head = FrameHead::encode(&FrameHeader {
+        Ok(Some(FrameHeader {
             fin: true,
             rsv: 0,
             opcode,
-            mask,
+            mask: self.mask_key(),
             payload_len: payload.len() as u64,
-        });
-        Ok(Some((head, mask)))
+        }))
     }
 
     pub(super) fn masks(&self) -> bool {
