@@ -115,6 +115,57 @@ impl FrameHeader {
     }
 }
 
+/// The encoded header of a frame whose payload the caller writes itself, after it
+/// ([`Connection::send_binary_unbuffered`](crate::Connection::send_binary_unbuffered)).
+/// 2 to 14 bytes; dereferences to them.
+#[derive(Clone, Copy)]
+pub struct FrameHead {
+    bytes: [u8; MAX_HEADER_LEN],
+    len: u8,
+}
+
+impl FrameHead {
+    /// Encodes `header` (minimal length encoding).
+    pub(crate) fn encode(header: &FrameHeader) -> FrameHead {
+        let mut bytes = [0; MAX_HEADER_LEN];
+        let len = header.encode(&mut bytes) as u8;
+        FrameHead { bytes, len }
+    }
+
+    /// The header's bytes, to write before the payload.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl core::ops::Deref for FrameHead {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl AsRef<[u8]> for FrameHead {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl core::fmt::Debug for FrameHead {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("FrameHead").field(&self.as_bytes()).finish()
+    }
+}
+
+impl PartialEq for FrameHead {
+    fn eq(&self, other: &FrameHead) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for FrameHead {}
+
 /// Decodes one frame header from the front of `buf`.
 ///
 /// Returns `Ok(None)` when `buf` does not yet hold the whole header, and
@@ -228,6 +279,17 @@ mod tests {
             encode(&header(OpCode::Binary, true, None, 65536)),
             [0x82, 0x7F, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00]
         );
+    }
+
+    #[test]
+    fn frame_head_holds_the_encoding() {
+        for (len, mask) in [(5, None), (256, Some([1, 2, 3, 4])), (65536, None)] {
+            let h = header(OpCode::Binary, true, mask, len);
+            let head = FrameHead::encode(&h);
+            assert_eq!(head.as_bytes(), encode(&h));
+            assert_eq!(&*head, head.as_ref());
+            assert_eq!(decode_header(&head), Ok(Some((h, head.len()))));
+        }
     }
 
     #[test]

@@ -103,6 +103,7 @@ pub use connection::{Connection, Role, State};
 pub use deflate::{DeflateConfig, DeflateParams};
 pub use error::{HandshakeError, ProtocolError, SendError};
 pub use event::Event;
+pub use frame::FrameHead;
 pub use handshake::{Accept, AcceptError, ClientRequest, Request, Response, accept_key};
 #[cfg(feature = "std")]
 pub use rng::OsRng;

@@ -7,11 +7,153 @@ use super::{Connection, Role, State};
 #[cfg(feature = "deflate")]
 use crate::deflate::{DeflateParams, Deflater, Inflater};
 use crate::error::SendError;
-use crate::frame::{MAX_CONTROL_PAYLOAD, OpCode};
+use crate::frame::{FrameHead, FrameHeader, MAX_CONTROL_PAYLOAD, OpCode};
+use crate::mask::apply_mask;
 use crate::message::Kind;
 use crate::outbound::frame_len;
 
 impl Connection {
+    /// Sends a binary message without copying its payload into the outbound queue, when
+    /// it can: the caller writes the returned header, then `payload`, itself (one vectored
+    /// write, as with h11's data passthrough). For large messages this saves a copy; for
+    /// small ones (up to about 1 KiB) [`send_binary`](Self::send_binary) measured as fast
+    /// or faster (one contiguous write), so keep it for those.
+    ///
+    /// # Passthrough: `Ok(Some(head))`
+    ///
+    /// Returned when the message can go out as one frame that is not queued: the
+    /// connection is [`State::Open`](super::State::Open), no streamed message is in
+    /// progress, nothing is queued (an automatic Pong that was due is queued first, and
+    /// then counts), and the message is neither compressed (permessage-deflate) nor split
+    /// ([`Config::fragment_size`](crate::Config::fragment_size)).
+    ///
+    /// The caller must then write `head` followed by all of `payload`, looping on partial
+    /// writes, before any byte that [`poll_transmit`](Self::poll_transmit) returns from
+    /// then on. The connection cannot know when it has finished: these bytes never enter
+    /// the queue, so [`buffered_amount`](Self::buffered_amount),
+    /// [`handle_transmitted`](Self::handle_transmitted) and
+    /// [`Config::max_outbound_buffer`](crate::Config::max_outbound_buffer) do not count
+    /// them, and [`should_close_transport`](Self::should_close_transport) does not wait
+    /// for them.
+    ///
+    /// Clients mask: the payload is masked in place with the frame's key (`payload` then
+    /// holds the bytes for the wire, no longer the message); servers leave it unchanged.
+    ///
+    /// # Fallback: `Ok(None)`
+    ///
+    /// Otherwise the message is queued exactly as by [`send_binary`](Self::send_binary)
+    /// (copied, with the same errors, including
+    /// [`Backpressure`](SendError::Backpressure)) and `payload` is left unchanged: write
+    /// [`poll_transmit`](Self::poll_transmit) as usual. Errors change nothing.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::io::{IoSlice, Write};
+    /// use ws_proto::{Config, Connection, Event, Role};
+    ///
+    /// /// `write_vectored` until everything is written (a socket may take part of it).
+    /// fn write_all_vectored(
+    ///     w: &mut impl Write,
+    ///     mut bufs: &mut [IoSlice<'_>],
+    /// ) -> std::io::Result<()> {
+    ///     while !bufs.is_empty() {
+    ///         match w.write_vectored(bufs)? {
+    ///             0 => return Err(std::io::ErrorKind::WriteZero.into()),
+    ///             n => IoSlice::advance_slices(&mut bufs, n),
+    ///         }
+    ///     }
+    ///     Ok(())
+    /// }
+    ///
+    /// let mut server = Connection::upgraded(Role::Server, Config::default());
+    /// let mut socket: Vec<u8> = Vec::new(); // stands for the transport
+    ///
+    /// let mut payload = vec![7u8; 256 << 10];
+    /// if let Some(head) = server.send_binary_unbuffered(&mut payload)? {
+    ///     // Header and payload straight from the caller's buffer, no copy in between.
+    ///     let mut bufs = [IoSlice::new(&head), IoSlice::new(&payload)];
+    ///     write_all_vectored(&mut socket, &mut bufs)?;
+    /// }
+    /// // Then, as always, whatever is queued (everything, had it returned `None`).
+    /// let queued = server.poll_transmit();
+    /// socket.write_all(queued)?;
+    /// let n = queued.len();
+    /// server.handle_transmitted(n);
+    ///
+    /// // The peer sees an ordinary message.
+    /// let mut client = Connection::upgraded(Role::Client, Config::default());
+    /// client.handle_bytes(&socket);
+    /// let mut buf = Vec::new();
+    /// assert_eq!(client.poll_event(&mut buf), Some(Event::Binary(&payload)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn send_binary_unbuffered(
+        &mut self,
+        payload: &mut [u8],
+    ) -> Result<Option<FrameHead>, SendError> {
+        let Some(header) = self.send_unbuffered(OpCode::Binary, payload, true)? else {
+            return Ok(None);
+        };
+        if let Some(key) = header.mask {
+            apply_mask(payload, key, 0);
+        }
+        Ok(Some(FrameHead::encode(&header)))
+    }
+
+    /// Sends a text message without copying it into the outbound queue, when it can: a
+    /// server passes it through on the terms of
+    /// [`send_binary_unbuffered`](Self::send_binary_unbuffered) (write `head`, then all of
+    /// `text`, before any later [`poll_transmit`](Self::poll_transmit) output).
+    ///
+    /// A client always falls back (`Ok(None)`: queued as by [`send_text`](Self::send_text),
+    /// masked there): it must mask, and a `str` cannot be masked in place. Taking the text
+    /// as `&mut [u8]` instead would need a UTF-8 pass on every send, which costs more than
+    /// the copy saved (measured on mixed UTF-8); a client that owns its bytes can mask
+    /// them in place with [`send_binary_unbuffered`](Self::send_binary_unbuffered) if the
+    /// peer accepts binary.
+    pub fn send_text_unbuffered(&mut self, text: &str) -> Result<Option<FrameHead>, SendError> {
+        let sent = self.send_unbuffered(OpCode::Text, text.as_bytes(), false)?;
+        Ok(sent.map(|header| FrameHead::encode(&header)))
+    }
+
+    /// The checks and the choice of [`send_binary_unbuffered`](Self::send_binary_unbuffered):
+    /// the header (with its masking key) of a frame passed through, or `None` once the
+    /// message was queued. Without `can_mask`, a client queues.
+    fn send_unbuffered(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        can_mask: bool,
+    ) -> Result<Option<FrameHeader>, SendError> {
+        self.check_open()?;
+        if self.sending.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        // A due automatic Pong goes into the queue now, ahead of this message, as the next
+        // `poll_transmit` would put it; it then makes the queue non-empty.
+        self.flush_pong();
+        let split = matches!(
+            self.config.fragment_size,
+            Some(size) if size > 0 && payload.len() > size
+        );
+        if self.buffered_amount() != 0
+            || split
+            || self.compresses(payload.len())
+            || (self.masks() && !can_mask)
+        {
+            self.send_message(opcode, payload)?;
+            return Ok(None);
+        }
+        Ok(Some(FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode,
+            mask: self.mask_key(),
+            payload_len: payload.len() as u64,
+        }))
+    }
+
     pub(super) fn masks(&self) -> bool {
         self.role == Role::Client
     }

@@ -163,20 +163,75 @@ fn floor_recv(w: &Workload, wire: &[u8], repeat: usize) -> Tally {
     }
 }
 
-/// `send_*`, then `poll_transmit` written to the transport, per message.
+/// Payloads above this go out unbuffered (header + payload, vectored): fastwebsockets'
+/// default `writev_threshold`, below which it copies into its write buffer too. Smaller
+/// messages measured faster queued (one contiguous write), as it found as well.
+const UNBUFFERED_ABOVE: usize = 1024;
+
+/// Whether `ws_proto_send` uses the queued path, from `COMPARE_WS_PROTO_SEND`: `queued`
+/// for `send_*` and `poll_transmit` always (the path before issue 7), `unbuffered` for
+/// the unbuffered sends always, in both roles (a client copying its payload to a scratch
+/// buffer first); unset, unbuffered for servers above [`UNBUFFERED_ABOVE`] bytes and
+/// queued otherwise (see `ws_proto_send`).
+fn queued_send(client: bool, len: usize) -> bool {
+    static MODE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let mode = MODE.get_or_init(|| std::env::var("COMPARE_WS_PROTO_SEND").ok());
+    match mode.as_deref() {
+        Some("queued") => true,
+        Some("unbuffered") => false,
+        _ => client || len <= UNBUFFERED_ABOVE,
+    }
+}
+
+/// Per message, a server sending more than [`UNBUFFERED_ABOVE`] bytes calls
+/// `send_*_unbuffered` and writes the returned header and the payload with one vectored
+/// write (as fastwebsockets writes header + borrowed payload), then whatever
+/// `poll_transmit` holds (nothing here: the fallback is not taken). Its payload is not
+/// modified; the API takes `&mut [u8]`, so it is copied once, before the loop.
+///
+/// A client uses `send_*` and `poll_transmit`, the queued path. Unbuffered, its payload
+/// would be masked in place, so a client that keeps its message (this workload reuses one
+/// payload) would copy it to a scratch buffer per message first: the same one copy as the
+/// queue's, and the one fastwebsockets' client makes (it masks an owned copy of a borrowed
+/// payload). `COMPARE_WS_PROTO_SEND=unbuffered` measures that variant (callgrind: the same
+/// instructions per message), and client text is queued by `send_text_unbuffered` anyway.
 fn ws_proto_send(w: &Workload, client: bool, count: usize, full: bool) -> MemIo<'static> {
     let role = if client { Role::Client } else { Role::Server };
     let mut conn = Connection::upgraded(role, Config::default());
     let mut io = MemIo::new(&[], 1, full);
-    let text = std::str::from_utf8(&w.payload).ok().filter(|_| w.text);
+    let text = w.text_payload.as_deref();
+    if queued_send(client, w.payload.len()) {
+        for _ in 0..count {
+            match text {
+                Some(text) => conn.send_text(text),
+                None => conn.send_binary(&w.payload),
+            }
+            .expect("ws-proto send");
+            let n = io.write_from([conn.poll_transmit()]);
+            conn.handle_transmitted(n);
+        }
+        return io;
+    }
+    let mut payload = w.payload.clone();
     for _ in 0..count {
-        match text {
-            Some(text) => conn.send_text(text),
-            None => conn.send_binary(&w.payload),
+        let sent = match text {
+            Some(text) => conn.send_text_unbuffered(text),
+            None => {
+                if client {
+                    payload.copy_from_slice(&w.payload);
+                }
+                conn.send_binary_unbuffered(&mut payload)
+            }
         }
         .expect("ws-proto send");
-        let n = io.write_from([conn.poll_transmit()]);
-        conn.handle_transmitted(n);
+        if let Some(head) = sent {
+            io.write_from([&head[..], &payload]);
+        }
+        let pending = conn.poll_transmit();
+        if !pending.is_empty() {
+            let n = io.write_from([pending]);
+            conn.handle_transmitted(n);
+        }
     }
     io
 }
@@ -189,7 +244,7 @@ fn tungstenite_send(w: &Workload, client: bool, count: usize, full: bool) -> Mem
     let io = MemIo::new(&[], 1, full);
     let mut ws = WebSocket::from_raw_socket(io, role, Some(tungstenite_config()));
     let message = if w.text {
-        Message::text(String::from_utf8(w.payload.clone()).unwrap())
+        Message::text(w.text_payload.clone().unwrap())
     } else {
         Message::binary(w.payload.clone())
     };
