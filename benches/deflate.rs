@@ -4,6 +4,11 @@
 //! messages made of English words, deterministic), the bytes on the wire with and without
 //! compression, the time to send and receive the corpus through a client/server pair in
 //! memory, and the heap each direction's DEFLATE state takes (a counting allocator).
+//!
+//! Two switches serve `benches/deflate-peers/run.sh` (the comparison with Python websockets
+//! and Node ws): `WS_DEFLATE_CORPUS_OUT=path` writes the corpus to `path`, one message a
+//! line; `WS_DEFLATE_PEERS=1` replaces the tables with one JSON line per setting, with the
+//! send and receive times apart (see `peers`).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
@@ -137,6 +142,14 @@ fn with(f: impl FnOnce(&mut Config)) -> Config {
 
 fn main() {
     let corpus = corpus();
+    if let Some(path) = std::env::var_os("WS_DEFLATE_CORPUS_OUT") {
+        // The messages are JSON without newlines, so a line each is unambiguous.
+        assert!(corpus.iter().all(|m| !m.contains('\n')));
+        std::fs::write(path, corpus.join("\n") + "\n").unwrap();
+    }
+    if std::env::var_os("WS_DEFLATE_PEERS").is_some() {
+        return peers(&corpus);
+    }
     let total: usize = corpus.iter().map(String::len).sum();
     println!(
         "corpus: {} messages, {} bytes of JSON text",
@@ -196,5 +209,91 @@ fn main() {
         let live = LIVE.load(Ordering::Relaxed) - before - buf.capacity() as isize;
         println!("{name:<44} {:>8} KiB per end", live / 2 / 1024);
         drop((client, server));
+    }
+}
+
+/// Like `run`, with the server's send (compress, frame, hand out the bytes) and the client's
+/// receive (parse, inflate, validate UTF-8, deliver) timed apart, per batch of 100. With
+/// `verify`, every received message is compared with the original.
+fn run_split(config: &Config, corpus: &[String], verify: bool) -> (usize, Duration, Duration) {
+    let (mut client, mut server) = pair(config.clone());
+    let mut buf = Vec::new();
+    let (mut wire, mut count, mut bytes) = (0, 0, 0);
+    let (mut send, mut receive) = (Duration::ZERO, Duration::ZERO);
+    for batch in corpus.chunks(100) {
+        let t0 = Instant::now();
+        for m in batch {
+            server.send_text(m).unwrap();
+        }
+        let out = server.poll_transmit();
+        let t1 = Instant::now();
+        let n = out.len();
+        client.handle_bytes(out);
+        while let Some(e) = client.poll_event(&mut buf) {
+            if let Event::Text(t) = e {
+                if verify {
+                    assert_eq!(t, corpus[count]);
+                }
+                count += 1;
+                bytes += t.len();
+            }
+        }
+        let t2 = Instant::now();
+        server.handle_transmitted(n);
+        send += t1 - t0 + t2.elapsed();
+        receive += t2 - t1;
+        wire += n;
+    }
+    assert_eq!(count, corpus.len());
+    assert_eq!(bytes, corpus.iter().map(String::len).sum::<usize>());
+    (wire, send, receive)
+}
+
+/// `WS_DEFLATE_PEERS=1`: for the default (level 1) and level 6, a checked run, then the
+/// median of `WS_DEFLATE_RUNS` (default 5) timed runs, and the heap per end as in `main`.
+fn peers(corpus: &[String]) {
+    let runs: usize = std::env::var("WS_DEFLATE_RUNS").map_or(5, |v| v.parse().unwrap());
+    let total: usize = corpus.iter().map(String::len).sum();
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    for (name, config) in [
+        (
+            "default: level 1, 15-bit windows, memLevel 8",
+            Config::default(),
+        ),
+        (
+            "level 6, 15-bit windows, memLevel 8",
+            with(|c| c.deflate.level = 6),
+        ),
+    ] {
+        let (wire, ..) = run_split(&config, corpus, true);
+        let timed: Vec<_> = (0..runs)
+            .map(|_| run_split(&config, corpus, false))
+            .collect();
+        assert!(timed.iter().all(|r| r.0 == wire));
+        let before = LIVE.load(Ordering::Relaxed);
+        let (mut client, mut server) = pair(config.clone());
+        client.send_text(&corpus[0]).unwrap();
+        server.send_text(&corpus[1]).unwrap();
+        move_bytes(&mut client, &mut server);
+        move_bytes(&mut server, &mut client);
+        let mut buf = Vec::new();
+        while client.poll_event(&mut buf).is_some() {}
+        while server.poll_event(&mut buf).is_some() {}
+        let heap = LIVE.load(Ordering::Relaxed) - before - buf.capacity() as isize;
+        drop((client, server));
+        println!(
+            "{{\"impl\":\"ws-proto\",\"config\":\"{name}\",\"level\":{},\"messages\":{},\
+             \"bytes\":{total},\"wire\":{wire},\"runs\":{runs},\"send_s\":{},\"receive_s\":{},\
+             \"total_s\":{},\"heap_per_conn\":{}}}",
+            config.deflate.level,
+            corpus.len(),
+            median(timed.iter().map(|r| r.1.as_secs_f64()).collect()),
+            median(timed.iter().map(|r| r.2.as_secs_f64()).collect()),
+            median(timed.iter().map(|r| (r.1 + r.2).as_secs_f64()).collect()),
+            heap / 2
+        );
     }
 }
