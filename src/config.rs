@@ -87,7 +87,8 @@ pub struct Config {
     #[cfg(feature = "deflate")]
     pub deflate: crate::deflate::DeflateConfig,
     /// How many bytes [`Connection::read_buf`](crate::Connection::read_buf) offers at least
-    /// per call. Default: 16 KiB.
+    /// per call (except while a large frame is read straight into its message buffer; see
+    /// there). Default: 16 KiB.
     pub read_chunk: usize,
     /// After this long without input or written output, give back the memory the buffers
     /// hold beyond their contents, as
