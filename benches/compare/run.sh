@@ -54,9 +54,11 @@ echo "Instructions (valgrind --tool=callgrind), steady state: a run of 4 passes 
 echo
 echo "| workload | library | instructions / message | instructions / byte |"
 echo "|---|---|---|---|"
-for workload in "recv binary 16 B" "recv binary 64 KiB" "recv text 64 KiB (mixed UTF-8)" \
+for workload in "recv binary 16 B" "recv binary 1 KiB" "recv binary 16 KiB" "recv binary 64 KiB" \
+    "recv binary 1 MiB" "recv text 1 KiB (mixed UTF-8)" "recv text 64 KiB (mixed UTF-8)" \
     "recv fragmented text 64 KiB (16 × 4 KiB)" "send binary 125 B server" \
-    "send binary 125 B client" "send binary 64 KiB client"; do
+    "send binary 64 KiB server" "send text 64 KiB server" "send binary 125 B client" \
+    "send binary 64 KiB client"; do
     for lib in ws-proto tungstenite fastwebsockets; do
         out="target/callgrind/${lib}-${workload//[^A-Za-z0-9]/_}.out"
         result=$(valgrind --tool=callgrind --callgrind-out-file="$out" \
