@@ -11,6 +11,12 @@
 #
 # With `--rev REV` first, ws-proto is taken from that commit (a `git archive` snapshot under
 # target/), not from the working tree, which other work may be changing.
+#
+# The timed runs use glibc's vector memcpy rather than `rep movsb` (GLIBC_TUNABLES below):
+# on the AMD EPYC machines here `rep movsb` ran some copies 10-20x slower depending on how
+# the buffers happened to be placed (a 64 KiB memcpy floor at 2 GB/s in one run, 35 GB/s in
+# the next), which made whole rows meaningless for all three libraries alike. `--rep-movsb`
+# (after --rev, before the rest) keeps glibc's default.
 set -euo pipefail
 cd "$(dirname "$0")"
 if [[ "${1:-}" == --rev ]]; then
@@ -31,9 +37,17 @@ else
         git -C ../.. status --porcelain -- src | grep -q . && echo ' (src/ modified)' || true)"
 fi
 
+if [[ "${1:-}" == --rep-movsb ]]; then
+    shift
+    memcpy="glibc default (rep movsb for large copies)"
+else
+    export GLIBC_TUNABLES=glibc.cpu.x86_rep_movsb_threshold=4294967295:glibc.cpu.x86_rep_stosb_threshold=4294967295
+    memcpy="glibc vector memcpy (rep movsb/stosb off via GLIBC_TUNABLES)"
+fi
+
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
      "load: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "$(rustc -V); $source"
+echo "$(rustc -V); $source; memcpy: $memcpy"
 for crate in tungstenite fastwebsockets simdutf8 tokio; do
     echo "$crate $(grep -A1 "^name = \"$crate\"$" Cargo.lock | sed -n 's/version = "\(.*\)"/\1/p')"
 done | paste -sd' ' | sed 's/ \([a-z]\)/, \1/g'
