@@ -354,9 +354,10 @@ impl Connection {
     /// Gives back the heap memory the buffers hold beyond their current contents.
     ///
     /// Buffers keep their capacity between messages so that steady traffic allocates
-    /// nothing; after a large message that capacity stays. Call this when a connection goes
-    /// idle (say, no traffic for a few seconds) to bring it back to a few hundred bytes; the
-    /// next messages then allocate again.
+    /// nothing; after a large message that capacity stays until the connection has been
+    /// idle for [`Config::idle_shrink`] (10 s by default; the idle timer does this through
+    /// [`handle_timeout`](Self::handle_timeout)). Call this to do it now, bringing the
+    /// connection back to a few hundred bytes; the next messages then allocate again.
     pub fn shrink_buffers(&mut self) {
         self.rx.shrink();
         self.tx.shrink();
