@@ -140,6 +140,21 @@ fn with(f: impl FnOnce(&mut Config)) -> Config {
     c
 }
 
+/// Heap held by a connected client/server pair after one message each way: both ends, all
+/// buffers, not counting the event buffer used to drain them.
+fn pair_heap(config: &Config, corpus: &[String]) -> isize {
+    let before = LIVE.load(Ordering::Relaxed);
+    let (mut client, mut server) = pair(config.clone());
+    client.send_text(&corpus[0]).unwrap();
+    server.send_text(&corpus[1]).unwrap();
+    move_bytes(&mut client, &mut server);
+    move_bytes(&mut server, &mut client);
+    let mut buf = Vec::new();
+    while client.poll_event(&mut buf).is_some() {}
+    while server.poll_event(&mut buf).is_some() {}
+    LIVE.load(Ordering::Relaxed) - before - buf.capacity() as isize
+}
+
 fn main() {
     let corpus = corpus();
     if let Some(path) = std::env::var_os("WS_DEFLATE_CORPUS_OUT") {
@@ -197,18 +212,8 @@ fn main() {
 
     println!("\nheap per connection pair after one message each way (both ends, all buffers)");
     for (name, config) in &cases[..4] {
-        let before = LIVE.load(Ordering::Relaxed);
-        let (mut client, mut server) = pair(config.clone());
-        client.send_text(&corpus[0]).unwrap();
-        server.send_text(&corpus[1]).unwrap();
-        move_bytes(&mut client, &mut server);
-        move_bytes(&mut server, &mut client);
-        let mut buf = Vec::new();
-        while client.poll_event(&mut buf).is_some() {}
-        while server.poll_event(&mut buf).is_some() {}
-        let live = LIVE.load(Ordering::Relaxed) - before - buf.capacity() as isize;
+        let live = pair_heap(config, &corpus);
         println!("{name:<44} {:>8} KiB per end", live / 2 / 1024);
-        drop((client, server));
     }
 }
 
@@ -273,17 +278,7 @@ fn peers(corpus: &[String]) {
             .map(|_| run_split(&config, corpus, false))
             .collect();
         assert!(timed.iter().all(|r| r.0 == wire));
-        let before = LIVE.load(Ordering::Relaxed);
-        let (mut client, mut server) = pair(config.clone());
-        client.send_text(&corpus[0]).unwrap();
-        server.send_text(&corpus[1]).unwrap();
-        move_bytes(&mut client, &mut server);
-        move_bytes(&mut server, &mut client);
-        let mut buf = Vec::new();
-        while client.poll_event(&mut buf).is_some() {}
-        while server.poll_event(&mut buf).is_some() {}
-        let heap = LIVE.load(Ordering::Relaxed) - before - buf.capacity() as isize;
-        drop((client, server));
+        let heap = pair_heap(&config, corpus);
         println!(
             "{{\"impl\":\"ws-proto\",\"config\":\"{name}\",\"level\":{},\"messages\":{},\
              \"bytes\":{total},\"wire\":{wire},\"runs\":{runs},\"send_s\":{},\"receive_s\":{},\

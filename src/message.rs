@@ -459,6 +459,7 @@ impl Receiver {
                 if !message.compressed && from + n <= self.assembly.len() {
                     // Reuse initialised room (kept from earlier messages).
                     self.assembly[from..from + n].copy_from_slice(chunk);
+                    self.assembled = from + n;
                 } else {
                     self.assembly.truncate(from);
                     append(
@@ -470,12 +471,8 @@ impl Receiver {
                         &mut self.assembly,
                         limit,
                     )?;
+                    self.assembled = self.assembly.len();
                 }
-                self.assembled = if message.compressed {
-                    self.assembly.len()
-                } else {
-                    from + n
-                };
                 if text {
                     self.utf8
                         .feed(&self.assembly[from..self.assembled])

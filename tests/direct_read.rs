@@ -12,16 +12,6 @@ use ws_proto::{CloseCode, Config, Connection, ProtocolError, Role};
 /// A frame header is at most this long; `read_buf` offers exactly this after a large frame.
 const HEADER_READ: usize = 14;
 
-fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut rng = XorShift(seed | 1);
-    let mut out = vec![0u8; len];
-    for chunk in out.chunks_mut(8) {
-        let word = rng.next_u64().to_le_bytes();
-        chunk.copy_from_slice(&word[..chunk.len()]);
-    }
-    out
-}
-
 /// Feeds `bytes` through `read_buf`/`handle_read`, filling each offered region as far as
 /// `max_read` allows, and records every offer's length.
 fn read_all(conn: &mut Connection, bytes: &[u8], max_read: usize) -> (Vec<Owned>, Vec<usize>) {
@@ -47,7 +37,7 @@ fn the_rest_of_a_large_frame_is_offered_exactly_then_one_header() {
     let mut config = Config::default();
     config.read_chunk = 16 << 10;
     let mut server = conn(Role::Server, config);
-    let payload = pseudo_random(200_000, 7);
+    let payload = random_bytes(200_000, 7);
     let frame = peer_frame(Role::Server, true, BINARY, &payload);
     let header_len = frame.len() - payload.len();
 
@@ -90,7 +80,7 @@ fn small_frames_keep_ordinary_reads() {
     config.read_chunk = 4096;
     let mut server = conn(Role::Server, config);
     // A 6 000-byte frame: its rest is below the direct-read threshold.
-    let payload = pseudo_random(6000, 3);
+    let payload = random_bytes(6000, 3);
     let frame = peer_frame(Role::Server, true, BINARY, &payload);
     let (got, offers) = read_all(&mut server, &frame, 100);
     assert!(got == [Owned::Binary(payload)]);
@@ -103,7 +93,7 @@ fn streaming_messages_are_not_read_directly() {
     let mut config = streaming();
     config.read_chunk = 4096;
     let mut server = conn(Role::Server, config);
-    let payload = pseudo_random(100_000, 5);
+    let payload = random_bytes(100_000, 5);
     let frame = peer_frame(Role::Server, true, BINARY, &payload);
     let (got, offers) = read_all(&mut server, &frame, usize::MAX);
     assert!(coalesce(got) == [Owned::BinaryPiece(payload, true)]);
@@ -114,7 +104,7 @@ fn streaming_messages_are_not_read_directly() {
 fn both_roles_and_every_read_size_give_the_same_messages() {
     for role in [Role::Server, Role::Client] {
         let text: String = "aé€😀".repeat(9000); // 90 000 bytes, code points of 1-4 bytes
-        let binary = pseudo_random(70_001, 11);
+        let binary = random_bytes(70_001, 11);
         let mut wire = Vec::new();
         wire.extend(peer_frame(role, true, TEXT, text.as_bytes()));
         wire.extend(peer_frame(role, true, BINARY, b"small"));
@@ -143,9 +133,9 @@ fn both_roles_and_every_read_size_give_the_same_messages() {
 #[test]
 fn fragments_read_directly_with_control_frames_between() {
     let role = Role::Server;
-    let a = pseudo_random(40_000, 1);
-    let b = pseudo_random(30_000, 2);
-    let c = pseudo_random(20_000, 3);
+    let a = random_bytes(40_000, 1);
+    let b = random_bytes(30_000, 2);
+    let c = random_bytes(20_000, 3);
     let mut wire = Vec::new();
     wire.extend(peer_frame(role, false, BINARY, &a));
     wire.extend(peer_frame(role, true, PING, b"between"));
@@ -218,7 +208,7 @@ fn handle_bytes_between_read_buf_and_handle_read_keeps_order() {
     // Misuse the contract: bytes pushed with handle_bytes after a direct offer. The pushed
     // bytes are the frame's next bytes; the later handle_read reports bytes that were
     // written into the (now withdrawn) offer. No panic, and the pushed bytes decode first.
-    let payload = pseudo_random(50_000, 9);
+    let payload = random_bytes(50_000, 9);
     let frame = peer_frame(Role::Server, true, BINARY, &payload);
     let mut s = conn(Role::Server, Config::default());
     let first = 10_000;
@@ -246,7 +236,7 @@ proptest! {
     ) {
         let mut wire = Vec::new();
         for (i, &len) in sizes.iter().enumerate() {
-            let payload = pseudo_random(len, seed.wrapping_add(i as u64));
+            let payload = random_bytes(len, seed.wrapping_add(i as u64));
             let parts = fragments.min(len.max(1));
             let step = len.div_ceil(parts).max(1);
             let chunks: Vec<&[u8]> = if len == 0 { vec![&[][..]] } else { payload.chunks(step).collect() };

@@ -16,16 +16,6 @@ fn payload_len() -> impl Strategy<Value = usize> {
     prop_oneof![0usize..=130, 65_530usize..=65_540, 0usize..=70_000,]
 }
 
-fn bytes_of(len: usize, seed: u64) -> Vec<u8> {
-    let mut rng = XorShift(seed | 1);
-    let mut out = vec![0u8; len];
-    for chunk in out.chunks_mut(8) {
-        let word = rng.next_u64().to_le_bytes();
-        chunk.copy_from_slice(&word[..chunk.len()]);
-    }
-    out
-}
-
 /// A string of about `len` bytes (at most 3 more) drawn from 1- to 4-byte code points,
 /// including the extremes of each length class.
 fn text_of(len: usize, seed: u64) -> String {
@@ -96,9 +86,9 @@ impl Msg {
 fn any_msg() -> impl Strategy<Value = Msg> {
     prop_oneof![
         3 => (payload_len(), any::<u64>()).prop_map(|(l, s)| Msg::Text(text_of(l, s))),
-        3 => (payload_len(), any::<u64>()).prop_map(|(l, s)| Msg::Binary(bytes_of(l, s))),
-        1 => (0usize..=125, any::<u64>()).prop_map(|(l, s)| Msg::Ping(bytes_of(l, s))),
-        1 => (0usize..=125, any::<u64>()).prop_map(|(l, s)| Msg::Pong(bytes_of(l, s))),
+        3 => (payload_len(), any::<u64>()).prop_map(|(l, s)| Msg::Binary(random_bytes(l, s))),
+        1 => (0usize..=125, any::<u64>()).prop_map(|(l, s)| Msg::Ping(random_bytes(l, s))),
+        1 => (0usize..=125, any::<u64>()).prop_map(|(l, s)| Msg::Pong(random_bytes(l, s))),
         1 => prop_oneof![
             Just(Msg::Close(None)),
             (prop::sample::select(VALID_CODES.to_vec()), 0usize..=120, any::<u64>())
@@ -111,9 +101,9 @@ fn any_msg() -> impl Strategy<Value = Msg> {
 fn small_msg() -> impl Strategy<Value = Msg> {
     prop_oneof![
         3 => (0usize..3000, any::<u64>()).prop_map(|(l, s)| Msg::Text(text_of(l, s))),
-        3 => (0usize..3000, any::<u64>()).prop_map(|(l, s)| Msg::Binary(bytes_of(l, s))),
-        1 => (0usize..=125, any::<u64>()).prop_map(|(l, s)| Msg::Ping(bytes_of(l, s))),
-        1 => (0usize..=125, any::<u64>()).prop_map(|(l, s)| Msg::Pong(bytes_of(l, s))),
+        3 => (0usize..3000, any::<u64>()).prop_map(|(l, s)| Msg::Binary(random_bytes(l, s))),
+        1 => (0usize..=125, any::<u64>()).prop_map(|(l, s)| Msg::Ping(random_bytes(l, s))),
+        1 => (0usize..=125, any::<u64>()).prop_map(|(l, s)| Msg::Pong(random_bytes(l, s))),
     ]
 }
 
@@ -341,7 +331,7 @@ proptest! {
                 pair.get(from).send_text_part(&piece, fin).unwrap();
                 whole_text.push_str(&piece);
             } else {
-                let piece = bytes_of(*len, *seed);
+                let piece = random_bytes(*len, *seed);
                 pair.get(from).send_binary_part(&piece, fin).unwrap();
                 whole_bin.extend_from_slice(&piece);
             }
@@ -383,7 +373,7 @@ proptest! {
 
 fn small_control() -> impl Strategy<Value = Msg> {
     prop_oneof![
-        (0usize..=125, any::<u64>()).prop_map(|(l, s)| Msg::Ping(bytes_of(l, s))),
-        (0usize..=125, any::<u64>()).prop_map(|(l, s)| Msg::Pong(bytes_of(l, s))),
+        (0usize..=125, any::<u64>()).prop_map(|(l, s)| Msg::Ping(random_bytes(l, s))),
+        (0usize..=125, any::<u64>()).prop_map(|(l, s)| Msg::Pong(random_bytes(l, s))),
     ]
 }

@@ -48,6 +48,17 @@ impl Rng for XorShift {
     }
 }
 
+/// `len` pseudo-random bytes from [`XorShift`], the same for the same `seed`.
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut rng = XorShift(seed | 1);
+    let mut out = vec![0u8; len];
+    for chunk in out.chunks_mut(8) {
+        let word = rng.next_u64().to_le_bytes();
+        chunk.copy_from_slice(&word[..chunk.len()]);
+    }
+    out
+}
+
 /// The masking key that [`peer_frame`] uses for client-to-server frames.
 pub const PEER_KEY: [u8; 4] = [0xA1, 0x5C, 0x03, 0xE7];
 
