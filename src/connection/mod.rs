@@ -399,7 +399,11 @@ impl Connection {
 
     /// A buffer to read the transport into directly; report the count with
     /// [`handle_read`](Self::handle_read). Read into all of it or a prefix, once, then
-    /// report, before calling [`handle_bytes`](Self::handle_bytes) or `read_buf` again.
+    /// report it before any other call on the connection: in particular
+    /// [`handle_timeout`](Self::handle_timeout) may give the buffer's unused room back
+    /// ([`Config::idle_shrink`]), and [`handle_bytes`](Self::handle_bytes) writes into it.
+    /// Calling `read_buf` and then not reading (a non-blocking socket that would block) is
+    /// fine.
     ///
     /// Usually at least [`Config::read_chunk`] bytes long. While a large message is being
     /// received it is the message's own buffer, holding exactly the rest of the current
