@@ -5,7 +5,7 @@
 #       the timed comparison, allocation counts and memory (see src/main.rs)
 #   bash benches/compare/run.sh --callgrind
 #       instructions per message and per byte under valgrind, for a few workloads
-#   bash benches/compare/run.sh --loopback [--warmup S] [--measure S] [--only LIB]
+#   bash benches/compare/run.sh --loopback [--warmup S] [--measure S] [--only LIB] [--sizes 16,1024]
 #       end to end over 127.0.0.1: the three behind one tokio echo server, our own load
 #       generator, 1/16/256 connections, 16 B and 1 KiB (see src/loopback.rs; ~2.5 minutes)
 #

@@ -26,6 +26,8 @@ use ws_proto::{Accept, Config, Connection, Event};
 
 const LIBS: [&str; 3] = ["ws-proto", "tungstenite", "fastwebsockets"];
 const CONNECTIONS: [usize; 3] = [1, 16, 256];
+/// Message sizes unless `--sizes a,b,...` says otherwise (at most 65 535: the load
+/// generator writes 16-bit lengths).
 const SIZES: [usize; 2] = [16, 1024];
 /// The longest any single step (accept, handshake, echo, close) may take.
 const STEP: Duration = Duration::from_secs(10);
@@ -45,6 +47,15 @@ fn main() {
     };
     let (warmup, measure) = (secs("--warmup", 3.0), secs("--measure", 5.0));
     let only = arg("--only").unwrap_or_default();
+    let sizes: Vec<usize> = arg("--sizes").map_or(SIZES.to_vec(), |s| {
+        s.split(',')
+            .map(|n| n.parse().expect("--sizes: comma-separated byte counts"))
+            .collect()
+    });
+    assert!(
+        sizes.iter().all(|&n| n <= 65_535),
+        "--sizes: at most 65 535 bytes"
+    );
 
     println!(
         "loopback: server 1 tokio worker, load generator 1 current-thread runtime; \
@@ -53,7 +64,7 @@ fn main() {
     );
     println!("| size | connections | library | messages/s | p50 RTT | p99 RTT |");
     println!("|---|---|---|---|---|---|");
-    for size in SIZES {
+    for &size in &sizes {
         for conns in CONNECTIONS {
             for lib in LIBS.into_iter().filter(|l| l.contains(&only)) {
                 let mut rtts = run(lib, conns, size, warmup, measure).unwrap_or_else(|e| {
