@@ -1,7 +1,5 @@
 //! Payload masking (RFC 6455 §5.3): XOR with a 4-byte key, a machine word at a time.
 
-use alloc::vec::Vec;
-
 /// XORs `buf` with `key`, where `buf[0]` is payload byte number `offset` of its frame.
 ///
 /// Works on 8-byte words (the compiler vectorises the loop further); only the unaligned
@@ -25,35 +23,6 @@ pub(crate) fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     }
 }
 
-/// Appends `src` masked with `key` (starting at key index 0) to `dst`: one pass over the
-/// payload instead of a copy and then a masking pass. Blocks of 64 bytes are masked in a
-/// stack buffer (which stays in L1) and appended with one capacity check each. For short
-/// payloads (under [`EXTEND_MASKED_MIN`]) a copy and then [`apply_mask`] costs less.
-pub(crate) const EXTEND_MASKED_MIN: usize = 128;
-
-/// See [`EXTEND_MASKED_MIN`].
-pub(crate) fn extend_masked(dst: &mut Vec<u8>, src: &[u8], key: [u8; 4]) {
-    const BLOCK: usize = 64;
-    let word = u64::from_ne_bytes([
-        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
-    ]);
-    dst.reserve(src.len());
-    let mut blocks = src.chunks_exact(BLOCK);
-    for block in &mut blocks {
-        let mut out = [0u8; BLOCK];
-        for (o, i) in out.chunks_exact_mut(8).zip(block.chunks_exact(8)) {
-            let mut bytes = [0u8; 8];
-            bytes.copy_from_slice(i);
-            o.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ word).to_ne_bytes());
-        }
-        dst.extend_from_slice(&out);
-    }
-    // Blocks are a multiple of 4 bytes long, so the rest starts at key index 0 again.
-    let from = dst.len();
-    dst.extend_from_slice(blocks.remainder());
-    apply_mask(&mut dst[from..], key, 0);
-}
-
 /// Rotates `key` left so that index 0 is the key byte for payload byte `offset`.
 fn rotate(key: [u8; 4], offset: usize) -> [u8; 4] {
     let r = offset & 3;
@@ -63,6 +32,7 @@ fn rotate(key: [u8; 4], offset: usize) -> [u8; 4] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
 
     fn naive(buf: &mut [u8], key: [u8; 4], offset: usize) {
         for (i, b) in buf.iter_mut().enumerate() {
@@ -82,20 +52,6 @@ mod tests {
                 naive(&mut slow, key, offset);
                 assert_eq!(fast, slow, "len {len} offset {offset}");
             }
-        }
-    }
-
-    #[test]
-    fn extend_masked_matches_the_definition() {
-        let key = [0x37, 0xfa, 0x21, 0x3d];
-        for len in [0usize, 1, 3, 4, 63, 64, 65, 127, 128, 200, 1000] {
-            let data: Vec<u8> = (0..len).map(|x| (x * 7 + 3) as u8).collect();
-            let mut expected = data.clone();
-            naive(&mut expected, key, 0);
-            let mut out = alloc::vec![9u8, 9];
-            extend_masked(&mut out, &data, key);
-            assert_eq!(out[..2], [9, 9], "len {len}: prefix kept");
-            assert_eq!(out[2..], expected[..], "len {len}");
         }
     }
 

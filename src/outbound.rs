@@ -7,7 +7,7 @@
 use alloc::vec::Vec;
 
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
-use crate::mask::{EXTEND_MASKED_MIN, apply_mask, extend_masked};
+use crate::mask::apply_mask;
 
 /// Encoded bytes waiting to be written.
 #[derive(Debug, Default)]
@@ -95,17 +95,10 @@ impl Outbound {
         let n = header.encode(&mut bytes);
         self.buf.reserve(n + payload.len());
         self.buf.extend_from_slice(&bytes[..n]);
-        match mask {
-            Some(key) if payload.len() >= EXTEND_MASKED_MIN => {
-                extend_masked(&mut self.buf, payload, key);
-            }
-            _ => {
-                let from = self.buf.len();
-                self.buf.extend_from_slice(payload);
-                if let Some(key) = mask {
-                    apply_mask(&mut self.buf[from..], key, 0);
-                }
-            }
+        let from = self.buf.len();
+        self.buf.extend_from_slice(payload);
+        if let Some(key) = mask {
+            apply_mask(&mut self.buf[from..], key, 0);
         }
         self.queued += (n + payload.len()) as u64;
     }

@@ -10,12 +10,6 @@ use ws_proto::{ClientRequest, CloseCode, Config, Connection, FrameHead, Role, Se
 
 const ROLES: [Role; 2] = [Role::Server, Role::Client];
 
-fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
-}
-
 /// What a caller following the contract writes after a send: the header and the payload
 /// if passed through, then everything queued.
 fn write_out(conn: &mut Connection, sent: Option<FrameHead>, payload: &[u8]) -> Vec<u8> {
@@ -37,7 +31,7 @@ fn peer_events(role: Role, wire: &[u8]) -> Vec<Owned> {
 #[test]
 fn server_passes_the_payload_through_unchanged() {
     for len in [0, 1, 125, 126, 65_535, 65_536, 300_000] {
-        let original = pattern(len, 1);
+        let original = random_bytes(len, 1);
         let mut payload = original.clone();
         let mut server = conn_default(Role::Server);
         let head = server
@@ -61,7 +55,7 @@ fn server_passes_the_payload_through_unchanged() {
 #[test]
 fn client_masks_the_payload_in_place_and_the_server_sees_the_original() {
     for len in [1, 125, 126, 65_536, 300_001] {
-        let original = pattern(len, 2);
+        let original = random_bytes(len, 2);
         let mut payload = original.clone();
         let mut client = conn_default(Role::Client);
         let head = client
@@ -114,7 +108,7 @@ fn servers_pass_text_through_clients_queue_it() {
 #[test]
 fn queued_output_means_fallback_in_order() {
     for role in ROLES {
-        let original = pattern(70_000, 3);
+        let original = random_bytes(70_000, 3);
         let mut payload = original.clone();
         let mut c = conn_default(role);
         c.send_ping(b"first").unwrap();
@@ -152,7 +146,7 @@ fn a_pending_automatic_pong_goes_first() {
             [Owned::Ping(b"are you there".to_vec())]
         );
         // The Pong is pending, not yet in the queue: it is moved there, and wins.
-        let original = pattern(5000, 4);
+        let original = random_bytes(5000, 4);
         let mut payload = original.clone();
         let sent = c.send_binary_unbuffered(&mut payload).unwrap();
         assert_eq!(sent, None, "{role:?}");
@@ -173,7 +167,7 @@ fn a_pending_automatic_pong_goes_first() {
 fn an_automatic_pong_after_a_passthrough_still_goes_out() {
     for role in ROLES {
         let mut c = conn_default(role);
-        let mut payload = pattern(1000, 5);
+        let mut payload = random_bytes(1000, 5);
         let original = payload.clone();
         let head = c.send_binary_unbuffered(&mut payload).unwrap().unwrap();
         let ping = peer_frame(role, true, PING, b"p");
@@ -193,7 +187,7 @@ fn fragmentation_means_fallback() {
     for role in ROLES {
         let mut config = Config::default();
         config.fragment_size = Some(1000);
-        let original = pattern(2500, 6);
+        let original = random_bytes(2500, 6);
         let mut payload = original.clone();
         let mut c = conn(role, config.clone());
         let sent = c.send_binary_unbuffered(&mut payload).unwrap();
@@ -212,14 +206,14 @@ fn fragmentation_means_fallback() {
         assert_eq!(peer_events(role, &wire), [Owned::binary(&original)]);
 
         // A message that fits in one fragment passes through.
-        let mut small = pattern(1000, 7);
+        let mut small = random_bytes(1000, 7);
         assert!(c.send_binary_unbuffered(&mut small).unwrap().is_some());
     }
 }
 
 #[test]
 fn errors_change_nothing() {
-    let original = pattern(300, 8);
+    let original = random_bytes(300, 8);
     let client = |config: Config| {
         let request = ClientRequest::new("ws://h/").unwrap();
         Connection::client_with_rng(request, config, Box::new(XorShift(1))).unwrap()
@@ -295,7 +289,7 @@ fn errors_change_nothing() {
 #[test]
 fn control_frames_and_close_queued_afterwards_follow_the_payload() {
     for role in ROLES {
-        let original = pattern(100_000, 9);
+        let original = random_bytes(100_000, 9);
         let mut payload = original.clone();
         let mut c = conn_default(role);
         let head = c.send_binary_unbuffered(&mut payload).unwrap().unwrap();
@@ -324,7 +318,7 @@ fn consecutive_passthroughs_interleave_with_nothing() {
     let mut wire = Vec::new();
     let mut originals = Vec::new();
     for i in 0..5u8 {
-        let original = pattern(10_000 * usize::from(i), i);
+        let original = random_bytes(10_000 * usize::from(i), u64::from(i));
         let mut payload = original.clone();
         let head = c.send_binary_unbuffered(&mut payload).unwrap().unwrap();
         wire.extend_from_slice(&head);
@@ -341,7 +335,7 @@ fn keepalive_still_works_after_passthrough() {
     config.keepalive_interval = Some(Duration::from_secs(1));
     let mut c = conn(Role::Server, config);
     c.handle_timeout(Duration::ZERO);
-    let mut payload = pattern(5000, 10);
+    let mut payload = random_bytes(5000, 10);
     let head = c.send_binary_unbuffered(&mut payload).unwrap().unwrap();
     c.handle_timeout(Duration::from_secs(1));
     let wire = write_out(&mut c, Some(head), &payload);
