@@ -89,9 +89,14 @@ fn corpus() -> Vec<String> {
 
 fn pair(config: Config) -> (Connection, Connection) {
     let request = ClientRequest::new("ws://h/").unwrap();
-    let mut client =
-        Connection::client_with_rng(request, config.clone(), Box::new(Seq(1))).unwrap();
-    let mut server = Connection::server(config);
+    let mut client = Connection::client_with_rng(
+        request,
+        config.clone(),
+        ws_proto::Timestamp::ZERO,
+        Box::new(Seq(1)),
+    )
+    .unwrap();
+    let mut server = Connection::server(config, ws_proto::Timestamp::ZERO);
     move_bytes(&mut client, &mut server);
     let mut buf = Vec::new();
     while let Some(e) = server.poll_event(&mut buf) {

@@ -20,7 +20,13 @@ impl Rng for Key {
 }
 
 fn client() -> Connection {
-    Connection::upgraded_with_rng(Role::Client, Config::default(), Box::new(Key))
+    Connection::upgraded_with_rng(
+        Role::Client,
+        ws_proto::Negotiated::new(),
+        Config::default(),
+        ws_proto::Timestamp::ZERO,
+        Box::new(Key),
+    )
 }
 
 /// Masked client frames carrying `count` messages built by `send`.
@@ -39,7 +45,12 @@ fn client_stream(count: usize, send: impl Fn(&mut Connection)) -> Vec<u8> {
 
 /// Feeds `wire` to a fresh server in 64 KiB reads; returns (messages, payload bytes).
 fn receive(wire: &[u8]) -> (usize, usize) {
-    let mut server = Connection::upgraded(Role::Server, Config::default());
+    let mut server = Connection::upgraded(
+        Role::Server,
+        ws_proto::Negotiated::new(),
+        Config::default(),
+        ws_proto::Timestamp::ZERO,
+    );
     let mut buf = Vec::new();
     let (mut messages, mut bytes) = (0, 0);
     let mut rest = wire;
@@ -91,7 +102,13 @@ fn bench_recv(name: &str, count: usize, payload_len: usize, send: impl Fn(&mut C
 fn bench_send(name: &str, role: Role, count: usize, payload: &[u8]) {
     let mut samples = Vec::new();
     for _ in 0..9 {
-        let mut conn = Connection::upgraded_with_rng(role, Config::default(), Box::new(Key));
+        let mut conn = Connection::upgraded_with_rng(
+            role,
+            ws_proto::Negotiated::new(),
+            Config::default(),
+            ws_proto::Timestamp::ZERO,
+            Box::new(Key),
+        );
         let mut written = 0usize;
         let start = Instant::now();
         for _ in 0..count {
@@ -155,7 +172,7 @@ fn bench_head(size: usize) {
     for (how, chunk) in [("at once", head.len()), ("one byte at a time", 1)] {
         let mut samples = Vec::new();
         for _ in 0..5 {
-            let mut server = Connection::server(config.clone());
+            let mut server = Connection::server(config.clone(), ws_proto::Timestamp::ZERO);
             let mut buf = Vec::new();
             let start = Instant::now();
             let mut requests = 0;

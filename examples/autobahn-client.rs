@@ -128,8 +128,7 @@ fn drive(
     let mut stream = TcpStream::connect((request.host(), request.port()))?;
     stream.set_nodelay(true)?;
     stream.set_write_timeout(Some(Duration::from_secs(30)))?;
-    let mut conn = Connection::client(request, config).map_err(io::Error::other)?;
-    conn.handle_timeout_at(Instant::now()); // handshake deadline: 10 s
+    let mut conn = Connection::client(request, config, Instant::now()).map_err(io::Error::other)?;
     let mut buf = Vec::new();
     let mut end = String::from("transport closed");
     loop {
@@ -157,7 +156,7 @@ fn drive(
             return Ok(end);
         }
         // Block in read() until input, or until the next deadline if there is one.
-        let timeout = conn.poll_timeout_at().map(|at| {
+        let timeout = conn.poll_timeout().map(Instant::from).map(|at| {
             at.saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(1))
         });
@@ -176,7 +175,7 @@ fn drive(
             Err(e) if e.kind() == io::ErrorKind::ConnectionReset => conn.handle_eof(),
             Err(e) => return Err(e),
         }
-        conn.handle_timeout_at(Instant::now());
+        conn.handle_timeout(Instant::now());
     }
 }
 

@@ -20,8 +20,8 @@
 //!   registered only while a connection has output pending. Reads are edge-triggered, so a
 //!   socket is read until `WouldBlock`, at most `READ_BUDGET` reads per turn so that one
 //!   busy client cannot starve the others.
-//! - Deadlines: the poll timeout is the earliest `poll_timeout_at()` of all connections, and
-//!   every wake-up calls `handle_timeout_at(now)` on each of them (handshake and close
+//! - Deadlines: the poll timeout is the earliest `poll_timeout().map(Instant::from)` of all connections, and
+//!   every wake-up calls `handle_timeout(now)` on each of them (handshake and close
 //!   timeouts, and a keepalive Ping after 30 s of silence).
 //! - Every wake-up visits every connection: simple, and fine for hundreds of clients; a
 //!   bigger server would keep a list of ready sockets and a heap of deadlines.
@@ -242,7 +242,7 @@ impl Chat {
             .values()
             .filter_map(|c| match &c.phase {
                 _ if c.readable => Some(now),
-                Phase::Ws { conn, .. } => conn.poll_timeout_at(),
+                Phase::Ws { conn, .. } => conn.poll_timeout().map(Instant::from),
                 Phase::Head { .. } | Phase::Page { .. } => Some(c.http_deadline),
             })
             .min()
@@ -281,7 +281,7 @@ impl Client {
             }
         }
         if let Phase::Ws { conn, name, buf } = &mut self.phase {
-            conn.handle_timeout_at(now);
+            conn.handle_timeout(now);
             handle_events(conn, name, buf, self.token, names, outbox);
         }
     }
@@ -327,8 +327,7 @@ impl Client {
                     }
                 } else {
                     // The bytes read so far go to the connection unchanged.
-                    let mut conn = Box::new(Connection::server(config()));
-                    conn.handle_timeout_at(Instant::now());
+                    let mut conn = Box::new(Connection::server(config(), Instant::now()));
                     conn.handle_bytes(head);
                     Phase::Ws {
                         conn,

@@ -93,7 +93,7 @@ fn main() -> ExitCode {
 
     // The request head is queued at once; invalid headers or origins are refused here.
     let host = (request.host().to_owned(), request.port());
-    let conn = match Connection::client(request, Config::default()) {
+    let conn = match Connection::client(request, Config::default(), Instant::now()) {
         Ok(conn) => conn,
         Err(e) => return usage(&format!("invalid request: {e}")),
     };
@@ -113,7 +113,6 @@ fn run(mut conn: Connection, host: (String, u16)) -> io::Result<bool> {
     stream.set_nodelay(true)?;
     // A server that stops reading cannot block a write for ever.
     stream.set_write_timeout(Some(Duration::from_secs(10)))?;
-    conn.handle_timeout_at(Instant::now()); // starts the handshake deadline (10 s)
 
     let lines = spawn_stdin_reader();
     let mut buf = Vec::new();
@@ -165,7 +164,7 @@ fn run(mut conn: Connection, host: (String, u16)) -> io::Result<bool> {
 
         // Sleep in read() until data arrives, the next deadline, or the next channel check.
         let mut wake = Instant::now() + CHANNEL_CHECK;
-        if let Some(deadline) = conn.poll_timeout_at() {
+        if let Some(deadline) = conn.poll_timeout().map(Instant::from) {
             wake = wake.min(deadline);
         }
         let timeout = wake
@@ -178,7 +177,7 @@ fn run(mut conn: Connection, host: (String, u16)) -> io::Result<bool> {
             Err(e) if is_timeout(&e) => {}
             Err(e) => return Err(e),
         }
-        conn.handle_timeout_at(Instant::now());
+        conn.handle_timeout(Instant::now());
     }
 }
 

@@ -95,8 +95,7 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
     }
 
     // Default deadlines: 10 s for the handshake, 10 s for the closing handshake.
-    let mut conn = Connection::server(Config::default());
-    conn.handle_timeout_at(Instant::now());
+    let mut conn = Connection::server(Config::default(), Instant::now());
     conn.handle_bytes(&head);
     let mut buf = Vec::new();
     let mut path = String::new();
@@ -135,7 +134,7 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
             break;
         }
         // Sleep in read() until data arrives or the connection's next deadline.
-        let timeout = conn.poll_timeout_at().map(|at| {
+        let timeout = conn.poll_timeout().map(Instant::from).map(|at| {
             at.saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(1))
         });
@@ -150,13 +149,13 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
                 ) => {}
             Err(e) => return Err(e),
         }
-        conn.handle_timeout_at(Instant::now());
+        conn.handle_timeout(Instant::now());
     }
     println!(
         "{} path={} subprotocol={} close={}",
         show(peer),
         if path.is_empty() { "-" } else { &path },
-        conn.subprotocol().unwrap_or("-"),
+        conn.negotiated().subprotocol().unwrap_or("-"),
         close_code.as_deref().unwrap_or("-"),
     );
     Ok(())

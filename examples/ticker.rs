@@ -15,7 +15,7 @@
 //!
 //! What it shows: a connection that sends on its own schedule. The thread sleeps in
 //! `read()` with a read timeout until the sooner of the next tick and the connection's
-//! next deadline (`poll_timeout_at()`), then calls `handle_timeout_at(now)`. A subscriber
+//! next deadline (`poll_timeout().map(Instant::from)`), then calls `handle_timeout(now)`. A subscriber
 //! that stops reading fills the socket; the write timeout (10 s) then ends it.
 
 use std::io::{self, Read, Write};
@@ -125,8 +125,7 @@ fn serve(mut stream: TcpStream, market: &Mutex<Market>) -> io::Result<()> {
         return Ok(()); // served the page, or the client went away
     };
 
-    let mut conn = Connection::server(Config::default());
-    conn.handle_timeout_at(Instant::now()); // starts the handshake deadline (10 s)
+    let mut conn = Connection::server(Config::default(), Instant::now());
     conn.handle_bytes(&head);
     let mut buf = Vec::new();
     let mut next_tick = Instant::now() + TICK;
@@ -162,7 +161,8 @@ fn serve(mut stream: TcpStream, market: &Mutex<Market>) -> io::Result<()> {
         }
         // Sleep in read() until data arrives, the next tick, or the next deadline.
         let wake = conn
-            .poll_timeout_at()
+            .poll_timeout()
+            .map(Instant::from)
             .map_or(next_tick, |d| d.min(next_tick));
         let timeout = wake
             .saturating_duration_since(Instant::now())
@@ -174,7 +174,7 @@ fn serve(mut stream: TcpStream, market: &Mutex<Market>) -> io::Result<()> {
             Err(e) if is_timeout(&e) => {}
             Err(e) => return Err(e),
         }
-        conn.handle_timeout_at(Instant::now());
+        conn.handle_timeout(Instant::now());
     }
     println!("{} subscription ended: close={ended}", show(peer));
     Ok(())

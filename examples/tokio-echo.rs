@@ -14,7 +14,7 @@
 //! `AsyncRead + AsyncWrite` stream and a `Connection`, and offers `next_message()` (owned
 //! messages), `send_text`, `send_binary` and `close`. Output is flushed with `write_all`;
 //! deadlines (handshake, close, keepalive) are met by racing the read against
-//! `tokio::time::sleep_until(poll_timeout_at())`. Its methods are not cancel-safe: call
+//! `tokio::time::sleep_until(poll_timeout().map(Instant::from))`. Its methods are not cancel-safe: call
 //! them from one task and do not drop them half-way (e.g. in `select!`).
 
 use std::io;
@@ -48,8 +48,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsStream<S> {
     /// the request with `accept`. A real server would look at the request (path, Origin...)
     /// and might `reject` it instead.
     async fn accept(io: S, prefix: &[u8], config: Config, accept: &Accept) -> io::Result<Self> {
-        let mut conn = Connection::server(config);
-        conn.handle_timeout_at(Instant::now()); // starts the handshake deadline
+        let mut conn = Connection::server(config, Instant::now());
         conn.handle_bytes(prefix);
         let (buf, failed) = (Vec::new(), None);
         let mut ws = WsStream {
@@ -143,7 +142,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsStream<S> {
 
     /// Waits for input or the next deadline, and hands both to the connection.
     async fn wait(&mut self) -> io::Result<()> {
-        let deadline = self.conn.poll_timeout_at();
+        let deadline = self.conn.poll_timeout().map(Instant::from);
         tokio::select! {
             read = self.io.read(self.conn.read_buf()) => match read? {
                 0 => self.conn.handle_eof(),
@@ -151,7 +150,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsStream<S> {
             },
             () = sleep_until(deadline) => {}
         }
-        self.conn.handle_timeout_at(Instant::now());
+        self.conn.handle_timeout(Instant::now());
         Ok(())
     }
 }

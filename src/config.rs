@@ -19,13 +19,25 @@ pub enum Delivery {
     Streaming,
 }
 
-/// Connection settings. Build with [`Config::default`] and change fields:
+/// Connection settings: [`Config::default`], then change what you need, with the
+/// chainable `with_*` methods or by assigning fields (which are public to read):
 ///
 /// ```
-/// let mut config = ws_proto::Config::default();
-/// config.max_message_size = 1 << 20;
-/// config.auto_pong = false;
+/// use std::time::Duration;
+/// use ws_proto::Config;
+///
+/// let config = Config::default()
+///     .with_max_message_size(1 << 20)
+///     .with_keepalive_interval(Some(Duration::from_secs(30)));
+///
+/// let mut same = Config::default();
+/// same.max_message_size = 1 << 20;
+/// same.keepalive_interval = Some(Duration::from_secs(30));
+/// assert_eq!(config, same);
 /// ```
+///
+/// The struct is `#[non_exhaustive]`: new settings can be added without breaking code
+/// that builds a `Config` this way.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
@@ -82,9 +94,8 @@ pub struct Config {
     /// (Close 1011). Default: 20 s.
     pub keepalive_timeout: Duration,
     /// permessage-deflate (RFC 7692): whether to offer/accept it and with which limits.
-    /// Default: enabled, 15-bit windows, context takeover, messages under 32 bytes sent
+    /// Default: enabled (with the `deflate` feature; without it, never used), 15-bit windows, context takeover, messages under 32 bytes sent
     /// uncompressed.
-    #[cfg(feature = "deflate")]
     pub deflate: crate::deflate::DeflateConfig,
     /// How many bytes [`Connection::read_buf`](crate::Connection::read_buf) offers at least
     /// per call (except while a large frame is read straight into its message buffer; see
@@ -115,10 +126,60 @@ impl Default for Config {
             keepalive_timeout: Duration::from_secs(20),
             max_head_size: 16 << 10,
             max_headers: 64,
-            #[cfg(feature = "deflate")]
             deflate: crate::deflate::DeflateConfig::default(),
             read_chunk: 16 << 10,
             idle_shrink: Some(Duration::from_secs(10)),
         }
     }
+}
+
+/// `with_*` setters, one per field: `Config::default().with_auto_pong(false)`.
+macro_rules! setters {
+    ($($(#[$doc:meta])* $with:ident => $field:ident: $ty:ty;)*) => {
+        impl Config {
+            $(
+                $(#[$doc])*
+                #[must_use]
+                pub fn $with(mut self, value: $ty) -> Self {
+                    self.$field = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+setters! {
+    /// Sets [`max_frame_size`](Config::max_frame_size).
+    with_max_frame_size => max_frame_size: u64;
+    /// Sets [`max_message_size`](Config::max_message_size).
+    with_max_message_size => max_message_size: u64;
+    /// Sets [`max_fragments`](Config::max_fragments).
+    with_max_fragments => max_fragments: u32;
+    /// Sets [`max_outbound_buffer`](Config::max_outbound_buffer).
+    with_max_outbound_buffer => max_outbound_buffer: usize;
+    /// Sets [`auto_pong`](Config::auto_pong).
+    with_auto_pong => auto_pong: bool;
+    /// Sets [`delivery`](Config::delivery).
+    with_delivery => delivery: Delivery;
+    /// Sets [`fragment_size`](Config::fragment_size).
+    with_fragment_size => fragment_size: Option<usize>;
+    /// Sets [`max_head_size`](Config::max_head_size).
+    with_max_head_size => max_head_size: usize;
+    /// Sets [`max_headers`](Config::max_headers).
+    with_max_headers => max_headers: usize;
+    /// Sets [`handshake_timeout`](Config::handshake_timeout).
+    with_handshake_timeout => handshake_timeout: Option<Duration>;
+    /// Sets [`close_timeout`](Config::close_timeout).
+    with_close_timeout => close_timeout: Option<Duration>;
+    /// Sets [`keepalive_interval`](Config::keepalive_interval).
+    with_keepalive_interval => keepalive_interval: Option<Duration>;
+    /// Sets [`keepalive_timeout`](Config::keepalive_timeout).
+    with_keepalive_timeout => keepalive_timeout: Duration;
+    /// Sets [`deflate`](Config::deflate).
+    with_deflate => deflate: crate::deflate::DeflateConfig;
+    /// Sets [`read_chunk`](Config::read_chunk).
+    with_read_chunk => read_chunk: usize;
+    /// Sets [`idle_shrink`](Config::idle_shrink).
+    with_idle_shrink => idle_shrink: Option<Duration>;
 }

@@ -31,8 +31,8 @@
 //! use ws_proto::{CloseCode, Config, Connection, Event, Role};
 //!
 //! // Two ends wired together in memory (a server after the HTTP upgrade).
-//! let mut client = Connection::upgraded(Role::Client, Config::default());
-//! let mut server = Connection::upgraded(Role::Server, Config::default());
+//! let mut client = Connection::upgraded(Role::Client, ws_proto::Negotiated::new(), Config::default(), ws_proto::Timestamp::ZERO);
+//! let mut server = Connection::upgraded(Role::Server, ws_proto::Negotiated::new(), Config::default(), ws_proto::Timestamp::ZERO);
 //! client.send_text("hello")?;
 //! client.close(CloseCode::NORMAL, "done")?;
 //!
@@ -66,7 +66,7 @@
 //!   [`Config::deflate`]; needs `std`. See `docs/deflate.md`.
 //! - `std` (default): the OS random source for client masking keys and handshake keys
 //!   ([`Connection::client`], [`Connection::upgraded`]), `Instant`-based deadlines
-//!   ([`Connection::handle_timeout_at`]), runtime SIMD detection for UTF-8 validation.
+//!   (`Timestamp` from and to `std::time::Instant`), runtime SIMD detection for UTF-8 validation.
 //!   Without it the crate is `no_std` + `alloc`, and clients supply their own [`Rng`]
 //!   through [`Connection::client_with_rng`] or [`Connection::upgraded_with_rng`].
 //! - `arbitrary`: `arbitrary::Arbitrary` for the configuration types, for fuzzing.
@@ -83,7 +83,6 @@ extern crate std;
 pub mod close;
 mod config;
 mod connection;
-#[cfg(feature = "deflate")]
 pub mod deflate;
 mod error;
 mod event;
@@ -93,21 +92,24 @@ mod mask;
 mod message;
 mod outbound;
 mod rng;
+mod time;
 mod timer;
 mod utf8;
 
 pub use close::CloseCode;
 pub use config::{Config, Delivery};
 pub use connection::{Connection, Role, State};
-#[cfg(feature = "deflate")]
 pub use deflate::{DeflateConfig, DeflateParams};
 pub use error::{HandshakeError, ProtocolError, SendError};
 pub use event::Event;
 pub use frame::FrameHead;
-pub use handshake::{Accept, AcceptError, ClientRequest, Request, Response, accept_key};
+pub use handshake::{
+    Accept, AcceptError, ClientRequest, Negotiated, Request, Response, accept_key,
+};
 #[cfg(feature = "std")]
 pub use rng::OsRng;
 pub use rng::Rng;
+pub use time::Timestamp;
 
 /// The README's example, compiled and run as a doctest so it stays true.
 #[cfg(doctest)]

@@ -1,11 +1,10 @@
 //! Deadlines without a clock: the driver passes "now" in, the connection says when it next
-//! needs to be woken (as quinn-proto does).
-//!
-//! Time is a `Duration` since an epoch the driver picks. A timer armed before the driver
-//! has ever said what time it is waits for the first reading and counts from there, so a
-//! connection created long after the epoch does not time out at once.
+//! needs to be woken (as quinn-proto does). Times are [`Timestamp`]s; the connection is
+//! created with one, so every timer has a base from the start.
 
 use core::time::Duration;
+
+use crate::time::Timestamp;
 
 /// The connection's timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,37 +23,25 @@ pub(crate) enum Timer {
 
 const TIMERS: usize = 4;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Deadline {
-    Off,
-    /// Armed before the first clock reading: fires this long after it.
-    Waiting(Duration),
-    At(Duration),
-}
-
 /// The last known time and one deadline per [`Timer`].
 #[derive(Clone, Debug)]
 pub(crate) struct Timers {
-    now: Option<Duration>,
-    deadlines: [Deadline; TIMERS],
-}
-
-impl Default for Timers {
-    fn default() -> Self {
-        Timers {
-            now: None,
-            deadlines: [Deadline::Off; TIMERS],
-        }
-    }
+    now: Timestamp,
+    deadlines: [Option<Timestamp>; TIMERS],
 }
 
 impl Timers {
+    /// No timer armed; the time is `now`.
+    pub(crate) fn new(now: Timestamp) -> Self {
+        Timers {
+            now,
+            deadlines: [None; TIMERS],
+        }
+    }
+
     /// Sets `timer` to fire `after` from now (replacing an earlier setting).
     pub(crate) fn arm(&mut self, timer: Timer, after: Duration) {
-        self.deadlines[timer as usize] = match self.now {
-            Some(now) => Deadline::At(now.saturating_add(after)),
-            None => Deadline::Waiting(after),
-        };
+        self.deadlines[timer as usize] = Some(self.now + after);
     }
 
     /// Sets `timer` from an optional timeout: `None` disarms it.
@@ -67,43 +54,28 @@ impl Timers {
 
     /// Disarms `timer`.
     pub(crate) fn stop(&mut self, timer: Timer) {
-        self.deadlines[timer as usize] = Deadline::Off;
+        self.deadlines[timer as usize] = None;
     }
 
-    /// Records the current time (never moving backwards) and starts timers that were
-    /// waiting for a first reading.
-    pub(crate) fn set_now(&mut self, now: Duration) {
-        let now = self.now.map_or(now, |old| old.max(now));
-        self.now = Some(now);
-        for deadline in &mut self.deadlines {
-            if let Deadline::Waiting(after) = *deadline {
-                *deadline = Deadline::At(now.saturating_add(after));
-            }
-        }
+    /// Records the current time (never moving backwards).
+    pub(crate) fn set_now(&mut self, now: Timestamp) {
+        self.now = self.now.max(now);
     }
 
     /// Disarms and returns `timer` if it has expired.
     pub(crate) fn take_expired(&mut self, timer: Timer) -> bool {
-        match (self.deadlines[timer as usize], self.now) {
-            (Deadline::At(at), Some(now)) if at <= now => {
-                self.deadlines[timer as usize] = Deadline::Off;
+        match self.deadlines[timer as usize] {
+            Some(at) if at <= self.now => {
+                self.deadlines[timer as usize] = None;
                 true
             }
             _ => false,
         }
     }
 
-    /// The earliest deadline. A timer still waiting for a first reading asks to be woken
-    /// at once (`Duration::ZERO`), so the driver tells the time.
-    pub(crate) fn next(&self) -> Option<Duration> {
-        self.deadlines
-            .iter()
-            .filter_map(|d| match *d {
-                Deadline::Off => None,
-                Deadline::Waiting(_) => Some(Duration::ZERO),
-                Deadline::At(at) => Some(at),
-            })
-            .min()
+    /// The earliest deadline.
+    pub(crate) fn next(&self) -> Option<Timestamp> {
+        self.deadlines.iter().flatten().copied().min()
     }
 }
 
@@ -113,15 +85,18 @@ mod tests {
 
     const S: Duration = Duration::from_secs(1);
 
+    fn at(secs: u32) -> Timestamp {
+        Timestamp::from_duration(secs * S)
+    }
+
     #[test]
-    fn timers_armed_before_the_clock_count_from_the_first_reading() {
-        let mut t = Timers::default();
+    fn timers_count_from_the_creation_time() {
+        let mut t = Timers::new(at(1000));
         t.arm(Timer::Handshake, 10 * S);
-        assert_eq!(t.next(), Some(Duration::ZERO));
-        t.set_now(1000 * S);
-        assert_eq!(t.next(), Some(1010 * S));
+        assert_eq!(t.next(), Some(at(1010)));
+        t.set_now(at(1009));
         assert!(!t.take_expired(Timer::Handshake));
-        t.set_now(1010 * S);
+        t.set_now(at(1010));
         assert!(t.take_expired(Timer::Handshake));
         assert!(!t.take_expired(Timer::Handshake));
         assert_eq!(t.next(), None);
@@ -129,17 +104,16 @@ mod tests {
 
     #[test]
     fn earliest_deadline_wins_and_time_never_goes_back() {
-        let mut t = Timers::default();
-        t.set_now(5 * S);
+        let mut t = Timers::new(at(5));
         t.arm(Timer::Close, 3 * S);
         t.arm(Timer::Keepalive, 2 * S);
-        assert_eq!(t.next(), Some(7 * S));
-        t.set_now(S); // ignored: earlier than before
+        assert_eq!(t.next(), Some(at(7)));
+        t.set_now(at(1)); // ignored: earlier than before
         assert!(!t.take_expired(Timer::Keepalive));
-        t.set_now(7 * S);
+        t.set_now(at(7));
         assert!(t.take_expired(Timer::Keepalive));
         assert!(!t.take_expired(Timer::Close));
-        assert_eq!(t.next(), Some(8 * S));
+        assert_eq!(t.next(), Some(at(8)));
         t.set(Timer::Close, None);
         assert_eq!(t.next(), None);
     }

@@ -182,7 +182,7 @@ fn refused(
         if chunk == 1 && !one_byte {
             continue;
         }
-        let mut server = Connection::server(config.clone());
+        let mut server = Connection::server(config.clone(), ws_proto::Timestamp::ZERO);
         let bound = if chunk == 1 {
             config.max_head_size
         } else {
@@ -239,7 +239,7 @@ fn accepted(config: &Config, head: &[u8]) -> Box<Request> {
         if chunk == 1 && head.len() > 128 * KIB {
             continue;
         }
-        let mut server = Connection::server(config.clone());
+        let mut server = Connection::server(config.clone(), ws_proto::Timestamp::ZERO);
         let seen: Vec<Hs> = feed_watch(&mut server, head, chunk, head.len())
             .into_iter()
             .map(|(_, e)| e)
@@ -286,7 +286,7 @@ fn head_past_max_head_size_fed_one_byte_at_a_time_gets_431() {
     let max = config.max_head_size;
     assert_eq!(max, 16 * KIB);
     let head = padded_request(max + 1);
-    let mut server = Connection::server(config.clone());
+    let mut server = Connection::server(config.clone(), ws_proto::Timestamp::ZERO);
     let seen = feed_watch(&mut server, &head, 1, max);
     assert_eq!(
         seen,
@@ -472,7 +472,7 @@ fn key_decoding_to_15_or_17_bytes_gets_400() {
     }
     let line = "Sec-WebSocket-Key: AAECAwQFBgcICQoLDA0ODw==";
     let request = {
-        let mut server = Connection::server(Config::default());
+        let mut server = Connection::server(Config::default(), ws_proto::Timestamp::ZERO);
         server.handle_bytes(&request_without("sec-websocket-key", &[line]));
         hs_events(&mut server)
     };
@@ -669,7 +669,7 @@ fn subprotocol_header_with_10000_offers() {
     let request = accepted(&config, &request_with(&[&line]));
     assert_eq!(request.subprotocols(), offers);
     // Choosing the last one works.
-    let mut server = Connection::server(config);
+    let mut server = Connection::server(config, ws_proto::Timestamp::ZERO);
     server.handle_bytes(&request_with(&[&line]));
     assert_eq!(hs_events(&mut server).len(), 1);
     let accept = Accept {
@@ -764,7 +764,7 @@ fn head_at_a_64_kib_limit_fed_one_byte_at_a_time_ends_like_all_at_once() {
 
     let mut outcomes = Vec::new();
     for chunk in [usize::MAX, 1] {
-        let mut server = Connection::server(config.clone());
+        let mut server = Connection::server(config.clone(), ws_proto::Timestamp::ZERO);
         let seen = feed_watch(&mut server, &input, chunk, input.len());
         let [(at, Hs::Request(request))] = <[(usize, Hs); 1]>::try_from(seen).unwrap() else {
             panic!("expected one request");
@@ -801,8 +801,13 @@ fn head_at_a_64_kib_limit_fed_one_byte_at_a_time_ends_like_all_at_once() {
 
 /// A client that has written its request; returns it with the key it sent.
 fn client(request: ClientRequest) -> (Connection, String) {
-    let mut c = Connection::client_with_rng(request, Config::default(), Box::new(XorShift(42)))
-        .expect("a valid request");
+    let mut c = Connection::client_with_rng(
+        request,
+        Config::default(),
+        ws_proto::Timestamp::ZERO,
+        Box::new(XorShift(42)),
+    )
+    .expect("a valid request");
     let sent = String::from_utf8(drain(&mut c)).unwrap();
     let key = sent
         .split("\r\n")
@@ -980,7 +985,7 @@ fn bytes_sent_behind_a_pending_request_stay_bounded() {
     // past `max_head_size` bytes the handshake fails with 400 instead of buffering more.
     let config = Config::default();
     let limit = config.max_head_size;
-    let mut server = Connection::server(config);
+    let mut server = Connection::server(config, ws_proto::Timestamp::ZERO);
     server.handle_bytes(&request_with(&[]));
     let seen = hs_events(&mut server);
     assert!(matches!(&seen[..], [Hs::Request(_)]), "{seen:?}");

@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant};
 
 use ws_proto::{
-    ClientRequest, CloseCode, Config, Connection, Event, HandshakeError, ProtocolError, Rng, Role,
-    State,
+    ClientRequest, CloseCode, Config, Connection, Event, HandshakeError, Negotiated, ProtocolError,
+    Rng, Role, State,
 };
 
 const S: Duration = Duration::from_secs(1);
@@ -20,7 +20,13 @@ impl Rng for Counter {
 }
 
 fn upgraded(role: Role, config: Config) -> Connection {
-    Connection::upgraded_with_rng(role, config, Box::new(Counter(0)))
+    Connection::upgraded_with_rng(
+        role,
+        ws_proto::Negotiated::new(),
+        config,
+        ws_proto::Timestamp::ZERO,
+        Box::new(Counter(0)),
+    )
 }
 
 /// Every event the connection has, as a debug string (owned, so it can be kept).
@@ -46,13 +52,13 @@ fn pump(from: &mut Connection, to: &mut Connection) {
 }
 
 #[test]
-fn handshake_timeout_counts_from_the_first_clock_reading() {
-    let mut server = Connection::server(Config::default()); // 10 s
-    // Armed, waiting to learn the time: wake up at once.
-    assert_eq!(server.poll_timeout(), Some(Duration::ZERO));
-    let t0 = 5000 * S; // an epoch long before the connection was made
-    server.handle_timeout(t0);
-    assert_eq!(server.poll_timeout(), Some(t0 + 10 * S));
+fn handshake_timeout_counts_from_creation() {
+    let t0 = 5000 * S; // the driver's clock, long after its origin
+    let mut server = Connection::server(Config::default(), t0); // 10 s
+    assert_eq!(
+        server.poll_timeout().map(|t| t.as_duration()),
+        Some(t0 + 10 * S)
+    );
     server.handle_bytes(b"GET / HTTP/1.1\r\nHost: a\r\n"); // a slow client
     server.handle_timeout(t0 + 9 * S);
     assert_eq!(events(&mut server), Vec::<String>::new());
@@ -76,27 +82,32 @@ fn handshake_timeout_counts_from_the_first_clock_reading() {
 fn handshake_timeout_is_off_when_none_and_stops_once_open() {
     let mut config = Config::default();
     config.handshake_timeout = None;
-    let server = Connection::server(config);
-    assert_eq!(server.poll_timeout(), None);
+    let server = Connection::server(config, ws_proto::Timestamp::ZERO);
+    assert_eq!(server.poll_timeout().map(|t| t.as_duration()), None);
 
     let request = ClientRequest::new("ws://h/").unwrap();
-    let mut client =
-        Connection::client_with_rng(request, Config::default(), Box::new(Counter(0))).unwrap();
-    let mut server = Connection::server(Config::default());
+    let mut client = Connection::client_with_rng(
+        request,
+        Config::default(),
+        ws_proto::Timestamp::ZERO,
+        Box::new(Counter(0)),
+    )
+    .unwrap();
+    let mut server = Connection::server(Config::default(), ws_proto::Timestamp::ZERO);
     client.handle_timeout(S);
     server.handle_timeout(S);
     pump(&mut client, &mut server);
     assert_eq!(events(&mut server).len(), 1);
     server.accept(&Default::default()).unwrap();
     assert_eq!(
-        server.poll_timeout(),
+        server.poll_timeout().map(|t| t.as_duration()),
         None,
         "handshake timer stopped on accept"
     );
     pump(&mut server, &mut client);
     events(&mut client);
     assert_eq!(client.state(), State::Open);
-    assert_eq!(client.poll_timeout(), None);
+    assert_eq!(client.poll_timeout().map(|t| t.as_duration()), None);
     client.handle_timeout(1000 * S);
     assert_eq!(client.state(), State::Open);
 }
@@ -107,9 +118,12 @@ fn unanswered_close_ends_with_1006_after_the_close_timeout() {
     config.close_timeout = Some(3 * S);
     let mut server = upgraded(Role::Server, config);
     server.handle_timeout(100 * S);
-    assert_eq!(server.poll_timeout(), None);
+    assert_eq!(server.poll_timeout().map(|t| t.as_duration()), None);
     server.close(CloseCode::GOING_AWAY, "restart").unwrap();
-    assert_eq!(server.poll_timeout(), Some(103 * S));
+    assert_eq!(
+        server.poll_timeout().map(|t| t.as_duration()),
+        Some(103 * S)
+    );
     // The peer reads nothing: output stays queued, and before the timeout the driver is
     // told to keep the transport.
     server.handle_timeout(102 * S);
@@ -166,18 +180,18 @@ fn keepalive_pings_when_idle_and_fails_1011_without_an_answer() {
     config.keepalive_timeout = 5 * S;
     let mut server = upgraded(Role::Server, config);
     server.handle_timeout(Duration::ZERO);
-    assert_eq!(server.poll_timeout(), Some(30 * S));
+    assert_eq!(server.poll_timeout().map(|t| t.as_duration()), Some(30 * S));
 
     // Input restarts the interval.
     server.handle_timeout(20 * S);
     server.handle_bytes(&[0x8A, 0x80, 1, 2, 3, 4]); // a masked empty Pong
     assert_eq!(events(&mut server).len(), 1);
-    assert_eq!(server.poll_timeout(), Some(50 * S));
+    assert_eq!(server.poll_timeout().map(|t| t.as_duration()), Some(50 * S));
 
     // Idle for the interval: a Ping goes out (unmasked, empty payload).
     server.handle_timeout(50 * S);
     assert_eq!(drain(&mut server), [0x89, 0x00]);
-    assert_eq!(server.poll_timeout(), Some(55 * S));
+    assert_eq!(server.poll_timeout().map(|t| t.as_duration()), Some(55 * S));
 
     // No answer within the keepalive timeout: fail with 1011.
     server.handle_timeout(55 * S);
@@ -219,13 +233,20 @@ fn keepalive_answered_keeps_the_connection_open() {
 fn instants_work_as_the_clock() {
     let mut config = Config::default();
     config.close_timeout = Some(4 * S);
-    let mut server = upgraded(Role::Server, config);
-    assert_eq!(server.poll_timeout_at(), None);
     let t0 = Instant::now();
-    server.handle_timeout_at(t0);
+    let mut server = Connection::upgraded_with_rng(
+        Role::Server,
+        Negotiated::new(),
+        config,
+        t0,
+        Box::new(Counter(0)),
+    );
     server.close(CloseCode::NORMAL, "").unwrap();
-    assert_eq!(server.poll_timeout_at(), Some(t0 + 4 * S));
-    server.handle_timeout_at(t0 + 4 * S);
+    let deadline = Instant::from(server.poll_timeout().unwrap());
+    assert_eq!(deadline, t0 + 4 * S);
+    server.handle_timeout(t0 + 3 * S);
+    assert!(!server.should_close_transport());
+    server.handle_timeout(deadline);
     assert!(server.should_close_transport());
 }
 

@@ -51,9 +51,14 @@ fn messages(conn: &mut Connection) -> Vec<Msg> {
 /// A client and a server handshaken in memory with the given deflate settings.
 fn pair(client_cfg: Config, server_cfg: Config) -> (Connection, Connection, String) {
     let request = ClientRequest::new("ws://h/").unwrap();
-    let mut client =
-        Connection::client_with_rng(request, client_cfg, Box::new(XorShift(99))).unwrap();
-    let mut server = Connection::server(server_cfg);
+    let mut client = Connection::client_with_rng(
+        request,
+        client_cfg,
+        ws_proto::Timestamp::ZERO,
+        Box::new(XorShift(99)),
+    )
+    .unwrap();
+    let mut server = Connection::server(server_cfg, ws_proto::Timestamp::ZERO);
     pump(&mut client, &mut server, 4096);
     let mut buf = Vec::new();
     let offered = match server.poll_event(&mut buf) {
@@ -129,8 +134,8 @@ fn browsers_offer_is_accepted_and_both_ends_agree() {
         server_max_window_bits: 15,
         client_max_window_bits: 15,
     };
-    assert_eq!(server.deflate(), Some(expected));
-    assert_eq!(client.deflate(), Some(expected));
+    assert_eq!(server.negotiated().deflate(), Some(expected));
+    assert_eq!(client.negotiated().deflate(), Some(expected));
 }
 
 #[test]
@@ -138,10 +143,16 @@ fn disabled_on_either_side_means_no_compression() {
     let off = cfg(|d| d.enabled = false);
     let (client, server, offered) = pair(off.clone(), Config::default());
     assert_eq!(offered, "");
-    assert_eq!((client.deflate(), server.deflate()), (None, None));
+    assert_eq!(
+        (client.negotiated().deflate(), server.negotiated().deflate()),
+        (None, None)
+    );
     let (mut client, mut server, offered) = pair(Config::default(), off);
     assert_eq!(offered, "permessage-deflate; client_max_window_bits");
-    assert_eq!((client.deflate(), server.deflate()), (None, None));
+    assert_eq!(
+        (client.negotiated().deflate(), server.negotiated().deflate()),
+        (None, None)
+    );
     round_trip(&mut client, &mut server, 1000);
 }
 
@@ -158,13 +169,13 @@ fn round_trips_for_the_autobahn_combinations() {
                     d.client_no_context_takeover = no_takeover;
                 });
                 let (mut client, mut server, _) = pair(client_cfg, Config::default());
-                let agreed = server.deflate().unwrap();
+                let agreed = server.negotiated().deflate().unwrap();
                 assert_eq!(agreed.server_max_window_bits, server_bits);
                 assert_eq!(agreed.client_max_window_bits, client_bits);
                 assert_eq!(agreed.server_no_context_takeover, no_takeover);
                 // The client also resets its own compressor when it offered to; the server
                 // need not know.
-                let seen = client.deflate().unwrap();
+                let seen = client.negotiated().deflate().unwrap();
                 assert_eq!(seen.client_no_context_takeover, no_takeover);
                 assert_eq!(
                     (seen.server_max_window_bits, seen.client_max_window_bits),
@@ -203,9 +214,14 @@ fn rsv1_marks_only_the_first_frame_of_compressed_messages() {
     let mut server_cfg = Config::default();
     server_cfg.fragment_size = Some(100);
     let request = ClientRequest::new("ws://h/").unwrap();
-    let mut client =
-        Connection::client_with_rng(request, Config::default(), Box::new(XorShift(1))).unwrap();
-    let mut server = Connection::server(server_cfg);
+    let mut client = Connection::client_with_rng(
+        request,
+        Config::default(),
+        ws_proto::Timestamp::ZERO,
+        Box::new(XorShift(1)),
+    )
+    .unwrap();
+    let mut server = Connection::server(server_cfg, ws_proto::Timestamp::ZERO);
     pump(&mut client, &mut server, 4096);
     let mut buf = Vec::new();
     server.poll_event(&mut buf);
@@ -260,7 +276,14 @@ fn an_8_bit_window_for_our_compressor_sends_uncompressed() {
     // The client limits the server's window to 8 bits, which zlib cannot compress with.
     let (mut client, mut server, _) =
         pair(cfg(|d| d.server_max_window_bits = 8), Config::default());
-    assert_eq!(server.deflate().unwrap().server_max_window_bits, 8);
+    assert_eq!(
+        server
+            .negotiated()
+            .deflate()
+            .unwrap()
+            .server_max_window_bits,
+        8
+    );
     server.send_text(&"z".repeat(1000)).unwrap();
     let wire = server.poll_transmit().to_vec();
     assert_eq!(frames(&wire), vec![(true, 0, 1, 1000)]);
@@ -394,8 +417,13 @@ fn client_fails_on_a_response_that_breaks_rfc_7692() {
         ),
     ] {
         let request = ClientRequest::new("ws://h/").unwrap();
-        let mut client =
-            Connection::client_with_rng(request, Config::default(), Box::new(XorShift(4))).unwrap();
+        let mut client = Connection::client_with_rng(
+            request,
+            Config::default(),
+            ws_proto::Timestamp::ZERO,
+            Box::new(XorShift(4)),
+        )
+        .unwrap();
         let sent = String::from_utf8(client.poll_transmit().to_vec()).unwrap();
         let key = sent
             .lines()
@@ -552,7 +580,10 @@ fn every_offer_our_client_can_make_is_accepted_consistently() {
                         d.client_max_window_bits = client_bits;
                     });
                     let (client, server, offered) = pair(client_cfg, Config::default());
-                    let (s, c) = (server.deflate().unwrap(), client.deflate().unwrap());
+                    let (s, c) = (
+                        server.negotiated().deflate().unwrap(),
+                        client.negotiated().deflate().unwrap(),
+                    );
                     let case = format!("offer {offered:?}");
                     assert_eq!(s.server_max_window_bits, server_bits, "{case}");
                     assert_eq!(c.server_max_window_bits, server_bits, "{case}");
@@ -586,10 +617,17 @@ fn a_server_config_limits_what_it_accepts() {
             d.client_max_window_bits = limit;
         });
         let (client, server, _) = pair(Config::default(), server_cfg);
-        let s = server.deflate().unwrap();
+        let s = server.negotiated().deflate().unwrap();
         assert_eq!(s.server_max_window_bits, limit);
         // The client offered client_max_window_bits (no value), so the server may limit it.
         assert_eq!(s.client_max_window_bits, limit);
-        assert_eq!(client.deflate().unwrap().client_max_window_bits, limit);
+        assert_eq!(
+            client
+                .negotiated()
+                .deflate()
+                .unwrap()
+                .client_max_window_bits,
+            limit
+        );
     }
 }

@@ -22,7 +22,13 @@ impl Rng for XorShift {
 }
 
 fn client(request: ClientRequest) -> Connection {
-    Connection::client_with_rng(request, Config::default(), Box::new(XorShift(7))).unwrap()
+    Connection::client_with_rng(
+        request,
+        Config::default(),
+        ws_proto::Timestamp::ZERO,
+        Box::new(XorShift(7)),
+    )
+    .unwrap()
 }
 
 /// An event with owned data, so a test can keep a list of them.
@@ -111,7 +117,7 @@ fn rfc_accept_key_example() {
 
 #[test]
 fn server_accepts_and_answers_with_the_rfc_accept_value() {
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), ws_proto::Timestamp::ZERO);
     assert_eq!(server.state(), State::Connecting);
     server.handle_bytes(&raw_request("Origin: http://example.com\r\n"));
     let request = take_request(&mut server);
@@ -139,7 +145,7 @@ fn server_accepts_and_answers_with_the_rfc_accept_value() {
 
 #[test]
 fn frames_sent_with_the_request_are_decoded_after_accepting() {
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), ws_proto::Timestamp::ZERO);
     let mut bytes = raw_request("");
     // A masked "Hi" text frame, key 01 02 03 04.
     bytes.extend_from_slice(&[0x81, 0x82, 1, 2, 3, 4, b'H' ^ 1, b'i' ^ 2]);
@@ -151,7 +157,7 @@ fn frames_sent_with_the_request_are_decoded_after_accepting() {
 
 #[test]
 fn accepting_an_unoffered_subprotocol_is_an_error_and_changes_nothing() {
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), ws_proto::Timestamp::ZERO);
     server.handle_bytes(&raw_request("Sec-WebSocket-Protocol: chat, superchat\r\n"));
     let request = take_request(&mut server);
     assert_eq!(request.subprotocols(), ["chat", "superchat"]);
@@ -170,13 +176,13 @@ fn accepting_an_unoffered_subprotocol_is_an_error_and_changes_nothing() {
         ..Accept::default()
     };
     server.accept(&right).unwrap();
-    assert_eq!(server.subprotocol(), Some("superchat"));
+    assert_eq!(server.negotiated().subprotocol(), Some("superchat"));
     assert!(take_output(&mut server).contains("\r\nSec-WebSocket-Protocol: superchat\r\n"));
 }
 
 #[test]
 fn server_rejects_with_status_headers_and_body() {
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), ws_proto::Timestamp::ZERO);
     server.handle_bytes(&raw_request("Origin: http://evil.example\r\n"));
     take_request(&mut server);
     server
@@ -215,7 +221,7 @@ fn bad_requests_get_an_http_error_and_fail() {
         ),
     ];
     for (request, status_line, error) in cases {
-        let mut server = Connection::server(Config::default());
+        let mut server = Connection::server(Config::default(), ws_proto::Timestamp::ZERO);
         server.handle_bytes(request);
         assert_eq!(
             events(&mut server),
@@ -237,7 +243,7 @@ fn bad_requests_get_an_http_error_and_fail() {
 fn an_oversized_head_gets_431_without_buffering_past_the_limit() {
     let mut config = Config::default();
     config.max_head_size = 1024;
-    let mut server = Connection::server(config);
+    let mut server = Connection::server(config, ws_proto::Timestamp::ZERO);
     let mut request = b"GET / HTTP/1.1\r\n".to_vec();
     request.extend(std::iter::repeat_n(b"X-Pad: aaaaaaaaaaaaaaaaaaaa\r\n", 100).flatten());
     let mut seen = Vec::new();
@@ -264,7 +270,7 @@ fn client_and_server_handshake_in_memory_and_exchange_messages() {
     let mut client = client(request);
     assert_eq!(client.state(), State::Connecting);
     assert_eq!(client.send_text("too early"), Err(SendError::NotOpen));
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), ws_proto::Timestamp::ZERO);
 
     pump(&mut client, &mut server, &[1000]);
     let request = take_request(&mut server);
@@ -287,7 +293,7 @@ fn client_and_server_handshake_in_memory_and_exchange_messages() {
             Seen::Text("welcome".into())
         ]
     );
-    assert_eq!(client.subprotocol(), Some("v2.chat"));
+    assert_eq!(client.negotiated().subprotocol(), Some("v2.chat"));
     client.send_binary(&[1, 2, 3]).unwrap();
     client.close(CloseCode::NORMAL, "bye").unwrap();
     pump(&mut client, &mut server, &[1000]);
@@ -325,6 +331,7 @@ fn client_bounds_a_huge_refusal_body() {
     let mut client = Connection::client_with_rng(
         ClientRequest::new("ws://h/").unwrap(),
         config,
+        ws_proto::Timestamp::ZERO,
         Box::new(XorShift(3)),
     )
     .unwrap();
@@ -358,7 +365,7 @@ fn client_rejects_a_wrong_accept_value() {
 #[test]
 fn client_rejects_an_unoffered_extension() {
     // An extension the client did not offer cannot be accepted.
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), ws_proto::Timestamp::ZERO);
     let mut client = client(ClientRequest::new("ws://localhost/").unwrap());
     pump(&mut client, &mut server, &[4096]);
     let request = take_request(&mut server);
@@ -375,7 +382,7 @@ fn client_rejects_an_unoffered_extension() {
 
 #[test]
 fn eof_during_the_handshake_reports_1006() {
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), ws_proto::Timestamp::ZERO);
     server.handle_bytes(b"GET / HTTP/1.1\r\nHost: a\r\n");
     server.handle_eof();
     assert_eq!(events(&mut server), vec![Seen::Close(1006, String::new())]);
@@ -393,7 +400,7 @@ proptest! {
         texts in proptest::collection::vec(".{0,40}", 0..5),
     ) {
         let mut client = client(ClientRequest::new("ws://h/p").unwrap().subprotocol("a"));
-        let mut server = Connection::server(Config::default());
+        let mut server = Connection::server(Config::default(), ws_proto::Timestamp::ZERO);
         // The client's request and its first messages travel together.
         pump(&mut client, &mut server, &up);
         let request = take_request(&mut server);
@@ -420,7 +427,7 @@ proptest! {
                                                   chunk in 1usize..64) {
         let mut config = Config::default();
         config.max_head_size = 1024;
-        let mut server = Connection::server(config);
+        let mut server = Connection::server(config, ws_proto::Timestamp::ZERO);
         for piece in data.chunks(chunk) {
             server.handle_bytes(piece);
             while let Some(e) = server.poll_event(&mut Vec::new()) {

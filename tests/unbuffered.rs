@@ -216,12 +216,18 @@ fn errors_change_nothing() {
     let original = random_bytes(300, 8);
     let client = |config: Config| {
         let request = ClientRequest::new("ws://h/").unwrap();
-        Connection::client_with_rng(request, config, Box::new(XorShift(1))).unwrap()
+        Connection::client_with_rng(
+            request,
+            config,
+            ws_proto::Timestamp::ZERO,
+            Box::new(XorShift(1)),
+        )
+        .unwrap()
     };
 
     // Connecting, both roles.
     let mut payload = original.clone();
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), ws_proto::Timestamp::ZERO);
     assert_eq!(
         server.send_binary_unbuffered(&mut payload),
         Err(SendError::NotOpen)
@@ -358,9 +364,14 @@ mod deflate {
     /// A client and a server that negotiated permessage-deflate.
     fn negotiated() -> (Connection, Connection) {
         let request = ClientRequest::new("ws://h/").unwrap();
-        let mut client =
-            Connection::client_with_rng(request, Config::default(), Box::new(XorShift(7))).unwrap();
-        let mut server = Connection::server(Config::default());
+        let mut client = Connection::client_with_rng(
+            request,
+            Config::default(),
+            ws_proto::Timestamp::ZERO,
+            Box::new(XorShift(7)),
+        )
+        .unwrap();
+        let mut server = Connection::server(Config::default(), ws_proto::Timestamp::ZERO);
         move_bytes(&mut client, &mut server);
         let mut buf = Vec::new();
         assert!(matches!(

@@ -39,18 +39,18 @@ fn make(input: &Input) -> Harness {
     let rng = Box::new(XorShift::new(input.seed));
     let (conn, handshake) = match input.kind {
         Kind::UpgradedServer => (
-            Connection::upgraded_with_rng(Role::Server, config, rng),
+            Connection::upgraded_with_rng(Role::Server, ws_proto::Negotiated::new(), config, ws_proto::Timestamp::ZERO, rng),
             false,
         ),
         Kind::UpgradedClient => (
-            Connection::upgraded_with_rng(Role::Client, config, rng),
+            Connection::upgraded_with_rng(Role::Client, ws_proto::Negotiated::new(), config, ws_proto::Timestamp::ZERO, rng),
             false,
         ),
-        Kind::ServerHandshake => (Connection::server(config), true),
+        Kind::ServerHandshake => (Connection::server(config, ws_proto::Timestamp::ZERO), true),
         Kind::ClientHandshake { .. } => {
             let req = ClientRequest::new("ws://h/p").expect("URL");
             (
-                Connection::client_with_rng(req, config, rng).expect("request"),
+                Connection::client_with_rng(req, config, ws_proto::Timestamp::ZERO, rng).expect("request"),
                 true,
             )
         }

@@ -19,7 +19,7 @@ struct Input {
 }
 
 fuzz_target!(|input: Input| {
-    let conn = Connection::server(input.config.to_config());
+    let conn = Connection::server(input.config.to_config(), ws_proto::Timestamp::ZERO);
     let mut h = Harness::new(conn, true);
     h.answer = input.answer;
     h.run_plan(&input.steps, &input.data);

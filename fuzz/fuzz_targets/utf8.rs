@@ -77,7 +77,7 @@ fuzz_target!(|input: Input| {
         Delivery::Whole
     };
     config.read_chunk = 7;
-    let conn = Connection::upgraded_with_rng(Role::Server, config, Box::new(XorShift::new(1)));
+    let conn = Connection::upgraded_with_rng(Role::Server, ws_proto::Negotiated::new(), config, ws_proto::Timestamp::ZERO, Box::new(XorShift::new(1)));
     let mut h = Harness::new(conn, false);
     let mut pos = 0;
     let mut i = 0;

@@ -872,7 +872,7 @@ impl Harness {
     }
 
     fn deflate_on(&self) -> bool {
-        self.conn.deflate().is_some()
+        self.conn.negotiated().deflate().is_some()
     }
 
     /// The invariants that must hold after anything.

@@ -8,22 +8,22 @@ mod send;
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::time::Duration;
 
 use crate::close::{CloseBodyError, CloseCode, MAX_REASON_LEN, parse_close_body};
 use crate::config::Config;
 #[cfg(feature = "deflate")]
-use crate::deflate::{self, DeflateParams, Deflater};
+use crate::deflate::{self, Deflater};
 use crate::error::{HandshakeError, ProtocolError, SendError};
 use crate::event::Event;
 use crate::frame::{MAX_CONTROL_PAYLOAD, OpCode};
 use crate::handshake::{
-    ClientRequest, EncodeError, HeadLimits, HeadParser, Request, Response, generate_key,
-    reject_response,
+    ClientRequest, EncodeError, HeadLimits, HeadParser, Negotiated, Request, Response,
+    generate_key, reject_response,
 };
 use crate::message::{Incoming, Kind, Receiver, Rules};
 use crate::outbound::{Outbound, frame_len};
 use crate::rng::Rng;
+use crate::time::Timestamp;
 use crate::timer::{Timer, Timers};
 
 /// Heap an idle connection may keep without being woken to give it back.
@@ -101,8 +101,8 @@ pub struct Connection {
     /// Present for clients (masking keys, handshake key); servers need no randomness.
     rng: Option<Box<dyn Rng>>,
     phase: Phase,
-    /// The subprotocol agreed in the opening handshake.
-    subprotocol: Option<String>,
+    /// What the opening handshake agreed on.
+    negotiated: Negotiated,
     rx: Receiver,
     tx: Outbound,
     close_sent: bool,
@@ -120,9 +120,9 @@ pub struct Connection {
     sending: Option<Kind>,
     /// The streamed outgoing message in progress is compressed.
     sending_compressed: bool,
-    /// permessage-deflate, once negotiated: what was agreed, and our compressor.
+    /// Our compressor, once permessage-deflate was negotiated.
     #[cfg(feature = "deflate")]
-    deflate: Option<(DeflateParams, Deflater)>,
+    deflater: Option<Deflater>,
     timers: Timers,
     /// A keepalive Ping was sent and nothing has been received since.
     keepalive_ping_out: bool,
@@ -133,9 +133,6 @@ pub struct Connection {
     /// An event raised outside `poll_event` (a timer, a bound on input), reported by the
     /// next `poll_event`.
     deferred_event: Option<Event<'static>>,
-    /// The `Instant` that `handle_timeout_at` times count from.
-    #[cfg(feature = "std")]
-    epoch: Option<std::time::Instant>,
 }
 
 /// The opening handshake's progress.
@@ -177,11 +174,15 @@ impl Connection {
     /// A server connection on a freshly accepted transport: it reads the client's HTTP
     /// upgrade request, reports it as [`Event::Request`], and waits for
     /// [`accept`](Self::accept) or [`reject`](Self::reject). Needs no random source.
-    pub fn server(config: Config) -> Self {
+    ///
+    /// `now` starts the clock: the handshake must finish within
+    /// [`Config::handshake_timeout`] of it.
+    pub fn server(config: Config, now: impl Into<Timestamp>) -> Self {
         let parser = HeadParser::new(head_limits(&config));
         Self::build(
             Role::Server,
             config,
+            now.into(),
             None,
             Phase::ServerHandshake {
                 parser,
@@ -195,10 +196,15 @@ impl Connection {
     /// the server's answer is reported as [`Event::Connected`] or [`Event::Rejected`].
     /// The handshake key and masking keys come from the operating system's CSPRNG.
     ///
-    /// Fails if the request cannot be encoded (an invalid header, origin, subprotocol...).
+    /// `now` starts the clock, as for [`server`](Self::server). Fails if the request cannot
+    /// be encoded (an invalid header, origin, subprotocol...).
     #[cfg(feature = "std")]
-    pub fn client(request: ClientRequest, config: Config) -> Result<Self, EncodeError> {
-        Self::client_with_rng(request, config, Box::new(crate::rng::OsRng::new()))
+    pub fn client(
+        request: ClientRequest,
+        config: Config,
+        now: impl Into<Timestamp>,
+    ) -> Result<Self, EncodeError> {
+        Self::client_with_rng(request, config, now, Box::new(crate::rng::OsRng::new()))
     }
 
     /// Like [`client`](Self::client), with the random source given explicitly (required
@@ -206,6 +212,7 @@ impl Connection {
     pub fn client_with_rng(
         request: ClientRequest,
         config: Config,
+        now: impl Into<Timestamp>,
         mut rng: Box<dyn Rng>,
     ) -> Result<Self, EncodeError> {
         #[cfg(feature = "deflate")]
@@ -224,6 +231,7 @@ impl Connection {
         let mut conn = Self::build(
             Role::Client,
             config,
+            now.into(),
             Some(rng),
             Phase::ClientHandshake {
                 parser,
@@ -236,32 +244,55 @@ impl Connection {
     }
 
     /// A connection whose opening handshake was already done by another stack (hyper,
-    /// axum, actix...): it starts [`State::Open`]. Client masking keys come from the
-    /// operating system's CSPRNG.
+    /// axum, actix...): it starts [`State::Open`] with what that handshake `negotiated`
+    /// (the subprotocol; permessage-deflate's parameters, which turn compression on).
+    /// [`handshake`](crate::handshake) has the functions that validate a request given as
+    /// parts and build the answer, and produce the [`Negotiated`] to pass here. Client
+    /// masking keys come from the operating system's CSPRNG. `now` starts the clock.
     #[cfg(feature = "std")]
-    pub fn upgraded(role: Role, config: Config) -> Self {
+    pub fn upgraded(
+        role: Role,
+        negotiated: Negotiated,
+        config: Config,
+        now: impl Into<Timestamp>,
+    ) -> Self {
         // Servers never mask, so they need no random source (and hold no OS RNG buffer).
         let rng: Option<Box<dyn Rng>> = match role {
             Role::Client => Some(Box::new(crate::rng::OsRng::new())),
             Role::Server => None,
         };
-        Self::build(role, config, rng, Phase::Open)
+        let mut conn = Self::build(role, config, now.into(), rng, Phase::Open);
+        conn.on_open(negotiated);
+        conn
     }
 
     /// Like [`upgraded`](Self::upgraded), with the random source for masking keys given
     /// explicitly (required without the `std` feature; deterministic in tests).
-    pub fn upgraded_with_rng(role: Role, config: Config, rng: Box<dyn Rng>) -> Self {
-        Self::build(role, config, Some(rng), Phase::Open)
+    pub fn upgraded_with_rng(
+        role: Role,
+        negotiated: Negotiated,
+        config: Config,
+        now: impl Into<Timestamp>,
+        rng: Box<dyn Rng>,
+    ) -> Self {
+        let mut conn = Self::build(role, config, now.into(), Some(rng), Phase::Open);
+        conn.on_open(negotiated);
+        conn
     }
 
-    fn build(role: Role, config: Config, rng: Option<Box<dyn Rng>>, phase: Phase) -> Self {
-        let open = matches!(phase, Phase::Open);
+    fn build(
+        role: Role,
+        config: Config,
+        now: Timestamp,
+        rng: Option<Box<dyn Rng>>,
+        phase: Phase,
+    ) -> Self {
         let mut conn = Connection {
             role,
             config,
             rng,
             phase,
-            subprotocol: None,
+            negotiated: Negotiated::new(),
             rx: Receiver::default(),
             tx: Outbound::default(),
             close_sent: false,
@@ -274,18 +305,14 @@ impl Connection {
             sending: None,
             sending_compressed: false,
             #[cfg(feature = "deflate")]
-            deflate: None,
-            timers: Timers::default(),
+            deflater: None,
+            timers: Timers::new(now),
             keepalive_ping_out: false,
             keepalive_ping_end: 0,
             timed_out: false,
             deferred_event: None,
-            #[cfg(feature = "std")]
-            epoch: None,
         };
-        if open {
-            conn.on_open();
-        } else {
+        if !matches!(conn.phase, Phase::Open) {
             conn.timers
                 .set(Timer::Handshake, conn.config.handshake_timeout);
         }
@@ -327,9 +354,10 @@ impl Connection {
         }
     }
 
-    /// The subprotocol agreed in the opening handshake, if any.
-    pub fn subprotocol(&self) -> Option<&str> {
-        self.subprotocol.as_deref()
+    /// What the opening handshake agreed on (the subprotocol, permessage-deflate's
+    /// parameters); nothing until the connection is open.
+    pub fn negotiated(&self) -> &Negotiated {
+        &self.negotiated
     }
 
     /// Bytes queued for the transport and not yet written (a browser's `bufferedAmount`),
@@ -435,11 +463,13 @@ impl Connection {
     /// ends a closing handshake that took too long. Resulting events come from
     /// [`poll_event`](Self::poll_event).
     ///
-    /// `now` is the time since an epoch of the driver's choosing (it never goes back).
-    /// Call it once right after creating the connection and on every wake-up, before
-    /// feeding input; [`poll_timeout`](Self::poll_timeout) says when to wake up next.
-    pub fn handle_timeout(&mut self, now: Duration) {
-        self.timers.set_now(now);
+    /// Call it on every wake-up, before feeding input (a time earlier than one passed
+    /// before is taken as that one); [`poll_timeout`](Self::poll_timeout) says when to
+    /// wake up next. Input restarts the keepalive and idle intervals from the last time
+    /// passed in, so a driver that calls this only when a deadline is due gets them
+    /// early, never late.
+    pub fn handle_timeout(&mut self, now: impl Into<Timestamp>) {
+        self.timers.set_now(now.into());
         if self.timers.take_expired(Timer::Handshake) && self.state() == State::Connecting {
             let event = self.fail_handshake(HandshakeError::Timeout);
             self.deferred_event = Some(event);
@@ -471,14 +501,6 @@ impl Connection {
                 self.deferred_event = Some(self.end_abnormally());
             }
         }
-    }
-
-    /// [`handle_timeout`](Self::handle_timeout) with an `Instant`: times count from the
-    /// first `Instant` passed in.
-    #[cfg(feature = "std")]
-    pub fn handle_timeout_at(&mut self, now: std::time::Instant) {
-        let epoch = *self.epoch.get_or_insert(now);
-        self.handle_timeout(now.saturating_duration_since(epoch));
     }
 
     /// Reports that `n` bytes of [`poll_transmit`](Self::poll_transmit) were written.
@@ -520,19 +542,11 @@ impl Connection {
         }
     }
 
-    /// When [`handle_timeout`](Self::handle_timeout) should next be called (same epoch as
-    /// its `now`), or `None` if no deadline is set. `Duration::ZERO` before the first call
-    /// to `handle_timeout` if a deadline is waiting for the time.
-    pub fn poll_timeout(&self) -> Option<Duration> {
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called, or `None` if
+    /// no deadline is set. Deadlines count from the `now` the connection was created with,
+    /// so they are armed from the start.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
         self.timers.next()
-    }
-
-    /// [`poll_timeout`](Self::poll_timeout) as an `Instant`, for drivers that use
-    /// [`handle_timeout_at`](Self::handle_timeout_at); `None` before its first call.
-    #[cfg(feature = "std")]
-    pub fn poll_timeout_at(&self) -> Option<std::time::Instant> {
-        let epoch = self.epoch?;
-        self.poll_timeout().map(|d| epoch + d)
     }
 
     /// Bytes to write to the transport (empty when there are none). Report what was

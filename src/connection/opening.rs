@@ -8,11 +8,12 @@ use alloc::vec::Vec;
 
 use super::{Connection, Phase};
 #[cfg(feature = "deflate")]
-use crate::deflate::{self, DeflateParams};
+use crate::deflate;
 use crate::error::{HandshakeError, ProtocolError};
 use crate::event::Event;
 use crate::handshake::{
-    Accept, AcceptError, accept_response, parse_request, parse_response, reject_response,
+    Accept, AcceptError, Negotiated, accept_response, parse_request, parse_response,
+    reject_response,
 };
 use crate::timer::Timer;
 
@@ -57,20 +58,17 @@ impl Connection {
         #[cfg(not(feature = "deflate"))]
         let response = accept_response(request, accept)?;
         self.tx.push_raw(&response);
-        self.subprotocol = accept.subprotocol.clone();
+        let mut negotiated = Negotiated::new();
+        if let Some(subprotocol) = &accept.subprotocol {
+            negotiated = negotiated.with_subprotocol(subprotocol.clone());
+        }
         #[cfg(feature = "deflate")]
         if let Some(params) = agreed {
-            self.start_deflate(params);
+            negotiated = negotiated.with_deflate(params);
         }
         self.phase = Phase::Open;
-        self.on_open();
+        self.on_open(negotiated);
         Ok(())
-    }
-
-    /// The permessage-deflate parameters agreed in the handshake, if it was negotiated.
-    #[cfg(feature = "deflate")]
-    pub fn deflate(&self) -> Option<DeflateParams> {
-        self.deflate.as_ref().map(|(params, _)| *params)
     }
 
     /// (Server) Refuses the pending [`Event::Request`] with any final status (e.g. 403 for
@@ -132,16 +130,19 @@ impl Connection {
             } => match parser.advance(live) {
                 Ok(Some(head_len)) => match parse_response(&live[..head_len], request, key) {
                     Ok(response) if response.status() == 101 => {
+                        let mut negotiated = Negotiated::new();
+                        if let Some(subprotocol) = response.subprotocol() {
+                            negotiated = negotiated.with_subprotocol(subprotocol);
+                        }
                         #[cfg(feature = "deflate")]
                         match deflate::check_response(&self.config.deflate, response.extensions()) {
-                            Ok(Some(params)) => self.start_deflate(params),
+                            Ok(Some(params)) => negotiated = negotiated.with_deflate(params),
                             Ok(None) => {}
                             Err(e) => return Some(self.fail_handshake(HandshakeError::Deflate(e))),
                         }
                         self.rx.consume(head_len);
-                        self.subprotocol = response.subprotocol().map(String::from);
                         self.phase = Phase::Open;
-                        self.on_open();
+                        self.on_open(negotiated);
                         Some(Event::Connected(Box::new(response)))
                     }
                     Ok(response) => {
@@ -208,8 +209,13 @@ impl Connection {
         self.timers.set(Timer::Close, self.config.close_timeout);
     }
 
-    /// The connection just opened.
-    pub(super) fn on_open(&mut self) {
+    /// The connection just opened with what the handshake `negotiated`.
+    pub(super) fn on_open(&mut self, negotiated: Negotiated) {
+        #[cfg(feature = "deflate")]
+        if let Some(params) = negotiated.deflate() {
+            self.start_deflate(params);
+        }
+        self.negotiated = negotiated;
         self.timers.stop(Timer::Handshake);
         self.timers
             .set(Timer::Keepalive, self.config.keepalive_interval);

@@ -66,7 +66,7 @@ impl Connection {
     ///     Ok(())
     /// }
     ///
-    /// let mut server = Connection::upgraded(Role::Server, Config::default());
+    /// let mut server = Connection::upgraded(Role::Server, ws_proto::Negotiated::new(), Config::default(), ws_proto::Timestamp::ZERO);
     /// let mut socket: Vec<u8> = Vec::new(); // stands for the transport
     ///
     /// let mut payload = vec![7u8; 256 << 10];
@@ -82,7 +82,7 @@ impl Connection {
     /// server.handle_transmitted(n);
     ///
     /// // The peer sees an ordinary message.
-    /// let mut client = Connection::upgraded(Role::Client, Config::default());
+    /// let mut client = Connection::upgraded(Role::Client, ws_proto::Negotiated::new(), Config::default(), ws_proto::Timestamp::ZERO);
     /// client.handle_bytes(&socket);
     /// let mut buf = Vec::new();
     /// assert_eq!(client.poll_event(&mut buf), Some(Event::Binary(&payload)));
@@ -231,7 +231,7 @@ impl Connection {
     /// Whether a message starting with `len` bytes goes out compressed.
     pub(super) fn compresses(&self, len: usize) -> bool {
         #[cfg(feature = "deflate")]
-        if let Some((_, deflater)) = &self.deflate {
+        if let Some(deflater) = &self.deflater {
             return deflater.wants(len);
         }
         let _ = len;
@@ -248,7 +248,7 @@ impl Connection {
     ) -> Result<(), SendError> {
         #[cfg(feature = "deflate")]
         if compress {
-            if let Some((params, mut deflater)) = self.deflate.take() {
+            if let Some(mut deflater) = self.deflater.take() {
                 // Check room before compressing (a refused send must not advance the
                 // compressor's context): DEFLATE never grows data by more than a few
                 // bytes per 16 KiB.
@@ -262,7 +262,7 @@ impl Connection {
                     };
                     self.send_frames(opcode, rsv, compressed, fin)
                 });
-                self.deflate = Some((params, deflater));
+                self.deflater = Some(deflater);
                 return result.and_then(|sent| sent);
             }
         }
@@ -290,8 +290,7 @@ impl Connection {
             )
         };
         self.rx.set_inflater(Inflater::new(theirs, theirs_reset));
-        let deflater = Deflater::new(ours, ours_reset, &self.config.deflate);
-        self.deflate = Some((params, deflater));
+        self.deflater = Some(Deflater::new(ours, ours_reset, &self.config.deflate));
     }
 
     /// Queues `data` as one frame, or as several of at most `fragment_size` bytes; `rsv`

@@ -20,6 +20,7 @@ mod tests;
 
 use alloc::string::String;
 
+use crate::deflate::DeflateParams;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
@@ -54,4 +55,47 @@ pub(crate) fn is_valid_key(key: &[u8]) -> bool {
 /// (§4.1: fresh and unpredictable for every connection).
 pub fn generate_key(random16: [u8; 16]) -> String {
     STANDARD.encode(random16)
+}
+
+/// What the opening handshake agreed on: the subprotocol and the permessage-deflate
+/// parameters. A [`Connection`](crate::Connection) that ran the handshake itself reports
+/// it ([`Connection::negotiated`](crate::Connection::negotiated)); one whose handshake
+/// another HTTP stack did is given it ([`Connection::upgraded`](crate::Connection::upgraded)).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Negotiated {
+    subprotocol: Option<String>,
+    deflate: Option<DeflateParams>,
+}
+
+impl Negotiated {
+    /// Nothing negotiated: no subprotocol, no extension.
+    pub fn new() -> Self {
+        Negotiated::default()
+    }
+
+    /// With the subprotocol the server chose (`Sec-WebSocket-Protocol` of the 101).
+    pub fn with_subprotocol(mut self, subprotocol: impl Into<String>) -> Self {
+        self.subprotocol = Some(subprotocol.into());
+        self
+    }
+
+    /// With permessage-deflate agreed on these parameters (from
+    /// [`deflate::accept`](crate::deflate::accept) or
+    /// [`deflate::check_response`](crate::deflate::check_response)). Without the `deflate`
+    /// feature there is no codec, so there is no such method either.
+    #[cfg(feature = "deflate")]
+    pub fn with_deflate(mut self, params: DeflateParams) -> Self {
+        self.deflate = Some(params);
+        self
+    }
+
+    /// The agreed subprotocol, if any.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.subprotocol.as_deref()
+    }
+
+    /// The agreed permessage-deflate parameters, if the extension is in use.
+    pub fn deflate(&self) -> Option<DeflateParams> {
+        self.deflate
+    }
 }

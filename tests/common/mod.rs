@@ -65,7 +65,13 @@ pub const PEER_KEY: [u8; 4] = [0xA1, 0x5C, 0x03, 0xE7];
 /// An open connection (handshake done elsewhere) with the given random source. The one
 /// place the tests construct connections, so an API rename is a one-line change.
 pub fn with_rng(role: Role, config: Config, rng: Box<dyn Rng>) -> Connection {
-    Connection::upgraded_with_rng(role, config, rng)
+    Connection::upgraded_with_rng(
+        role,
+        ws_proto::Negotiated::new(),
+        config,
+        ws_proto::Timestamp::ZERO,
+        rng,
+    )
 }
 
 /// An open connection with a deterministic random source.

@@ -147,7 +147,7 @@ async fn serve(lib: &str, listener: TcpListener, conns: usize) -> io::Result<()>
 /// The sans-IO loop of `examples/tokio-echo.rs`, without copying messages out: the event
 /// borrows the caller's buffer and is queued straight back (`send_binary`).
 async fn ws_proto_echo(mut stream: TcpStream) -> io::Result<()> {
-    let mut conn = Connection::server(Config::default());
+    let mut conn = Connection::server(Config::default(), ws_proto::Timestamp::ZERO);
     let mut buf = Vec::new();
     loop {
         while let Some(event) = conn.poll_event(&mut buf) {
