@@ -112,8 +112,8 @@ fn pair(config: Config) -> (Connection, Connection) {
 fn move_bytes(from: &mut Connection, to: &mut Connection) -> usize {
     let out = from.poll_transmit();
     let n = out.len();
-    to.handle_bytes(out);
-    from.handle_transmitted(n);
+    to.handle_bytes(&out);
+    out.advance(n);
     n
 }
 
@@ -238,7 +238,7 @@ fn run_split(config: &Config, corpus: &[String], verify: bool) -> (usize, Durati
         let out = server.poll_transmit();
         let t1 = Instant::now();
         let n = out.len();
-        client.handle_bytes(out);
+        client.handle_bytes(&out);
         while let Some(e) = client.poll_event(&mut buf) {
             if let Event::Text(t) = e {
                 if verify {
@@ -249,7 +249,7 @@ fn run_split(config: &Config, corpus: &[String], verify: bool) -> (usize, Durati
             }
         }
         let t2 = Instant::now();
-        server.handle_transmitted(n);
+        out.advance(n);
         send += t1 - t0 + t2.elapsed();
         receive += t2 - t1;
         wire += n;

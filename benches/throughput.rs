@@ -2,7 +2,7 @@
 //!
 //! `cargo bench --bench throughput` prints, per workload, the median of several runs in
 //! messages per second and bytes per second. Inputs are built once; each run feeds them
-//! through `read_buf`/`handle_read` in reads of up to 64 KiB, as a socket driver would, and checks
+//! through `read_buf`/`ReadBuf::commit` in reads of up to 64 KiB, as a socket driver would, and checks
 //! that every payload byte was delivered (count and sum) so nothing is optimised away.
 //! The side-by-side comparison with other libraries is a separate, later benchmark.
 
@@ -36,9 +36,9 @@ fn client_stream(count: usize, send: impl Fn(&mut Connection)) -> Vec<u8> {
     for _ in 0..count {
         send(&mut c);
         let out = c.poll_transmit();
-        wire.extend_from_slice(out);
+        wire.extend_from_slice(&out);
         let n = out.len();
-        c.handle_transmitted(n);
+        out.advance(n);
     }
     wire
 }
@@ -56,10 +56,10 @@ fn receive(wire: &[u8]) -> (usize, usize) {
     let mut rest = wire;
     while !rest.is_empty() {
         // What a socket read into the connection's buffer would do.
-        let dst = server.read_buf();
+        let mut dst = server.read_buf();
         let n = rest.len().min(dst.len()).min(64 << 10);
         dst[..n].copy_from_slice(&rest[..n]);
-        server.handle_read(n);
+        dst.commit(n);
         rest = &rest[n..];
         while let Some(event) = server.poll_event(&mut buf) {
             match event {
@@ -115,7 +115,7 @@ fn bench_send(name: &str, role: Role, count: usize, payload: &[u8]) {
             conn.send_binary(payload).unwrap();
             let n = conn.poll_transmit().len();
             written += n;
-            conn.handle_transmitted(n);
+            conn.poll_transmit().advance(n);
         }
         samples.push(start.elapsed());
         assert!(written > count * payload.len());

@@ -142,8 +142,9 @@ fn drive(
                         response.reason()
                     )));
                 }
-                Event::Close { code, .. } => end = format!("close {code}"),
-                Event::Error(error) => end = format!("failed: {error}"),
+                Event::Closed(closed) => {
+                    end = format!("close {} ({:?})", closed.code, closed.cause)
+                }
                 other => on_event(&mut conn, other),
             }
             // Write out big echoes as they come, not all at the end of the read.
@@ -161,9 +162,10 @@ fn drive(
                 .max(Duration::from_millis(1))
         });
         stream.set_read_timeout(timeout)?;
-        match stream.read(conn.read_buf()) {
+        let mut rb = conn.read_buf();
+        match stream.read(&mut rb) {
             Ok(0) => conn.handle_eof(),
-            Ok(n) => conn.handle_read(n),
+            Ok(n) => rb.commit(n),
             Err(e)
                 if matches!(
                     e.kind(),
@@ -186,7 +188,7 @@ fn flush(conn: &mut Connection, stream: &mut TcpStream) -> io::Result<()> {
         if out.is_empty() {
             return stream.flush();
         }
-        let n = stream.write(out)?;
-        conn.handle_transmitted(n);
+        let n = stream.write(&out)?;
+        out.advance(n);
     }
 }

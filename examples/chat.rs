@@ -288,13 +288,23 @@ impl Client {
 
     /// One read from the socket, into the phase's buffer.
     fn read_once(&mut self) {
+        if let Phase::Ws { conn, .. } = &mut self.phase {
+            // Straight into the connection's buffer.
+            let mut buf = conn.read_buf();
+            match self.stream.read(&mut buf) {
+                Ok(n @ 1..) => buf.commit(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // End of stream; a reset ends it the same way.
+                Ok(0) | Err(_) => {
+                    self.readable = false;
+                    conn.handle_eof();
+                }
+            }
+            return;
+        }
         let mut chunk = [0u8; 4096];
-        let buf: &mut [u8] = match &mut self.phase {
-            Phase::Ws { conn, .. } => conn.read_buf(),
-            Phase::Head { .. } => &mut chunk,
-            Phase::Page { .. } => &mut chunk, // ignored: the page is on its way
-        };
-        let n = match self.stream.read(buf) {
+        let n = match self.stream.read(&mut chunk) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 self.readable = false;
@@ -307,9 +317,7 @@ impl Client {
             self.readable = false;
         }
         match &mut self.phase {
-            Phase::Ws { conn, .. } if n == 0 => conn.handle_eof(),
-            Phase::Ws { conn, .. } => conn.handle_read(n),
-            Phase::Page { .. } => {}
+            Phase::Ws { .. } | Phase::Page { .. } => {} // the page is on its way
             Phase::Head { .. } if n == 0 => self.done = true,
             Phase::Head { head, parser } => {
                 head.extend_from_slice(&chunk[..n]);
@@ -342,23 +350,23 @@ impl Client {
     /// Writes pending output until done or `WouldBlock`; keeps WRITABLE interest in step.
     fn flush(&mut self, registry: &Registry) {
         while !self.write_blocked && !self.done {
-            let out = match &mut self.phase {
-                Phase::Ws { conn, .. } => conn.poll_transmit(),
-                Phase::Page { out } => out.as_slice(),
-                Phase::Head { .. } => &[],
-            };
-            if out.is_empty() {
-                if let Phase::Page { .. } = self.phase {
-                    self.done = true; // the page is out: close
+            let written = match &mut self.phase {
+                Phase::Ws { conn, .. } => {
+                    let out = conn.poll_transmit();
+                    if out.is_empty() {
+                        break;
+                    }
+                    self.stream.write(&out).map(|n| out.advance(n))
                 }
-                break;
-            }
-            match self.stream.write(out) {
-                Ok(n) => match &mut self.phase {
-                    Phase::Ws { conn, .. } => conn.handle_transmitted(n),
-                    Phase::Page { out } => drop(out.drain(..n)),
-                    Phase::Head { .. } => {}
-                },
+                Phase::Page { out } if out.is_empty() => {
+                    self.done = true; // the page is out: close
+                    break;
+                }
+                Phase::Page { out } => self.stream.write(out).map(|n| drop(out.drain(..n))),
+                Phase::Head { .. } => break,
+            };
+            match written {
+                Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.write_blocked = true,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => self.done = true, // the peer is gone
@@ -421,12 +429,12 @@ fn handle_events(
                 // `reject` and `accept` cannot fail here: a request is pending, and neither
                 // headers nor a subprotocol are given.
                 let _ = match wanted {
-                    None => conn.reject(404, &[], b"no such endpoint: join /chat/{name}\n"),
+                    None => conn.respond(404, &[], b"no such endpoint: join /chat/{name}\n"),
                     Some(wanted) if !valid_name(wanted) => {
-                        conn.reject(400, &[], b"a name is 1 to 24 of A-Z a-z 0-9 _ - .\n")
+                        conn.respond(400, &[], b"a name is 1 to 24 of A-Z a-z 0-9 _ - .\n")
                     }
                     Some(wanted) if names.contains(wanted) => {
-                        conn.reject(409, &[], b"that name is taken\n")
+                        conn.respond(409, &[], b"that name is taken\n")
                     }
                     Some(wanted) => conn.accept(&Accept::default()).map(|()| {
                         names.insert(wanted.to_owned());
@@ -445,7 +453,7 @@ fn handle_events(
                 let _ = conn.close(CloseCode::UNSUPPORTED_DATA, "text only");
                 leave(name, names, outbox);
             }
-            Event::Close { .. } | Event::Error(_) => leave(name, names, outbox),
+            Event::Closed(_) => leave(name, names, outbox),
             _ => {} // Ping (answered automatically), Pong
         }
     }

@@ -18,7 +18,7 @@
 //!
 //! It shows a client's whole life, deadlines included: stdin is read on its own thread and
 //! arrives through a channel, and the socket's read timeout is the connection's next
-//! deadline (or 50 ms, to look at the channel again), after which `handle_timeout_at`
+//! deadline (or 50 ms, to look at the channel again), after which `handle_timeout`
 //! runs.
 
 use std::io::{self, BufRead, Read, Write};
@@ -28,7 +28,7 @@ use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ws_proto::{ClientRequest, CloseCode, Config, Connection, Event, SendError, State};
+use ws_proto::{ClientRequest, CloseCause, CloseCode, Config, Connection, Event, SendError, State};
 
 /// How often the loop looks at stdin's channel while the socket is quiet.
 const CHANNEL_CHECK: Duration = Duration::from_millis(50);
@@ -137,11 +137,16 @@ fn run(mut conn: Connection, host: (String, u16)) -> io::Result<bool> {
                 }
                 Event::Text(text) => writeln!(stdout, "{text}")?,
                 Event::Binary(data) => writeln!(stdout, "<binary {} bytes>", data.len())?,
-                Event::Close { code, reason } => {
-                    clean = code != CloseCode::ABNORMAL;
-                    eprintln!("closed: {code} {reason}");
+                Event::Closed(closed) => {
+                    clean = closed.was_clean;
+                    match closed.cause {
+                        CloseCause::ProtocolError(error) => eprintln!("connection failed: {error}"),
+                        CloseCause::HandshakeFailed(error) => {
+                            eprintln!("handshake failed: {error}")
+                        }
+                        _ => eprintln!("closed: {} {}", closed.code, closed.reason),
+                    }
                 }
-                Event::Error(error) => eprintln!("connection failed: {error}"),
                 _ => {} // Ping (answered automatically), Pong
             }
         }
@@ -171,9 +176,10 @@ fn run(mut conn: Connection, host: (String, u16)) -> io::Result<bool> {
             .saturating_duration_since(Instant::now())
             .max(Duration::from_millis(1));
         stream.set_read_timeout(Some(timeout))?;
-        match stream.read(conn.read_buf()) {
+        let mut rb = conn.read_buf();
+        match stream.read(&mut rb) {
             Ok(0) => conn.handle_eof(),
-            Ok(n) => conn.handle_read(n),
+            Ok(n) => rb.commit(n),
             Err(e) if is_timeout(&e) => {}
             Err(e) => return Err(e),
         }
@@ -226,8 +232,8 @@ fn flush(conn: &mut Connection, stream: &mut TcpStream) -> io::Result<()> {
         if out.is_empty() {
             return stream.flush();
         }
-        let n = stream.write(out)?;
-        conn.handle_transmitted(n);
+        let n = stream.write(&out)?;
+        out.advance(n);
     }
 }
 

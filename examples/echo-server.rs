@@ -20,7 +20,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use ws_proto::handshake::{HeadLimits, HeadParser, RequestError, parse_request};
-use ws_proto::{Accept, Config, Connection, Event, SendError};
+use ws_proto::{Accept, CloseCause, Config, Connection, Event, SendError};
 
 const KNOWN_SUBPROTOCOLS: [&str; 2] = ["chat", "superchat"];
 
@@ -121,10 +121,12 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
                 // The event borrows `buf`, so the connection is free to send the echo.
                 Event::Text(text) => send(&mut conn, &mut stream, |c| c.send_text(text))?,
                 Event::Binary(data) => send(&mut conn, &mut stream, |c| c.send_binary(data))?,
-                Event::Close { code, .. } => close_code = Some(code.to_string()),
-                Event::Error(error) => {
-                    close_code = Some(format!("{} ({error})", error.close_code()))
-                }
+                Event::Closed(closed) => match closed.cause {
+                    CloseCause::ProtocolError(error) => {
+                        close_code = Some(format!("{} ({error})", closed.code))
+                    }
+                    _ => close_code = Some(closed.code.to_string()),
+                },
                 _ => {} // Ping (answered automatically), Pong
             }
         }
@@ -139,9 +141,10 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
                 .max(Duration::from_millis(1))
         });
         stream.set_read_timeout(timeout)?;
-        match stream.read(conn.read_buf()) {
+        let mut rb = conn.read_buf();
+        match stream.read(&mut rb) {
             Ok(0) => conn.handle_eof(),
-            Ok(n) => conn.handle_read(n),
+            Ok(n) => rb.commit(n),
             Err(e)
                 if matches!(
                     e.kind(),
@@ -207,8 +210,8 @@ fn flush(conn: &mut Connection, stream: &mut TcpStream) -> io::Result<()> {
         if out.is_empty() {
             return stream.flush();
         }
-        let n = stream.write(out)?;
-        conn.handle_transmitted(n);
+        let n = stream.write(&out)?;
+        out.advance(n);
     }
 }
 

@@ -25,7 +25,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use ws_proto::handshake::{HeadLimits, HeadParser, RequestError, parse_request};
-use ws_proto::{Accept, Config, Connection, Event, SendError, State};
+use ws_proto::{Accept, CloseCause, Config, Connection, Event, SendError, State};
 
 const TICK: Duration = Duration::from_millis(200);
 const SYMBOLS: [&str; 3] = ["ABC", "XYZ", "QRS"];
@@ -137,11 +137,15 @@ fn serve(mut stream: TcpStream, market: &Mutex<Market>) -> io::Result<()> {
                     let _ = if request.path() == "/ws" {
                         conn.accept(&Accept::default())
                     } else {
-                        conn.reject(404, &[], b"subscribe at /ws\n")
+                        conn.respond(404, &[], b"subscribe at /ws\n")
                     };
                 }
-                Event::Close { code, .. } => ended = code.to_string(),
-                Event::Error(error) => ended = format!("{} ({error})", error.close_code()),
+                Event::Closed(closed) => match closed.cause {
+                    CloseCause::ProtocolError(error) => {
+                        ended = format!("{} ({error})", closed.code)
+                    }
+                    _ => ended = closed.code.to_string(),
+                },
                 _ => {} // messages from the client are not needed here
             }
         }
@@ -168,9 +172,10 @@ fn serve(mut stream: TcpStream, market: &Mutex<Market>) -> io::Result<()> {
             .saturating_duration_since(Instant::now())
             .max(Duration::from_millis(1));
         stream.set_read_timeout(Some(timeout))?;
-        match stream.read(conn.read_buf()) {
+        let mut rb = conn.read_buf();
+        match stream.read(&mut rb) {
             Ok(0) => conn.handle_eof(),
-            Ok(n) => conn.handle_read(n),
+            Ok(n) => rb.commit(n),
             Err(e) if is_timeout(&e) => {}
             Err(e) => return Err(e),
         }
@@ -245,8 +250,8 @@ fn flush(conn: &mut Connection, stream: &mut TcpStream) -> io::Result<()> {
         if out.is_empty() {
             return stream.flush();
         }
-        let n = stream.write(out)?;
-        conn.handle_transmitted(n);
+        let n = stream.write(&out)?;
+        out.advance(n);
     }
 }
 

@@ -23,7 +23,10 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use ws_proto::handshake::{HeadLimits, HeadParser, RequestError, parse_request};
-use ws_proto::{Accept, CloseCode, Config, Connection, Event, ProtocolError, SendError, State};
+use ws_proto::{
+    Accept, CloseCause, CloseCode, Closed, Config, Connection, Event, ProtocolError, SendError,
+    State,
+};
 
 /// A message received, owned (unlike `Event`, which borrows a buffer).
 #[derive(Debug)]
@@ -79,11 +82,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsStream<S> {
                 let message = match event {
                     Event::Text(text) => Message::Text(text.to_owned()),
                     Event::Binary(data) => Message::Binary(data.to_owned()),
-                    Event::Close { code, reason } => Message::Close(code, reason.to_owned()),
-                    Event::Error(error) => {
+                    Event::Closed(Closed {
+                        cause: CloseCause::ProtocolError(error),
+                        ..
+                    }) => {
                         self.failed = Some(error); // the Close frame for it is queued
                         continue;
                     }
+                    Event::Closed(closed) => Message::Close(closed.code, closed.reason.to_owned()),
                     _ => continue, // Ping (answered automatically), Pong
                 };
                 return Ok(Some(message));
@@ -133,22 +139,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsStream<S> {
                 return self.io.flush().await;
             }
             let n = out.len();
-            tokio::time::timeout(Duration::from_secs(10), self.io.write_all(out))
+            tokio::time::timeout(Duration::from_secs(10), self.io.write_all(&out))
                 .await
                 .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "write timed out"))??;
-            self.conn.handle_transmitted(n);
+            out.advance(n);
         }
     }
 
     /// Waits for input or the next deadline, and hands both to the connection.
     async fn wait(&mut self) -> io::Result<()> {
         let deadline = self.conn.poll_timeout().map(Instant::from);
-        tokio::select! {
-            read = self.io.read(self.conn.read_buf()) => match read? {
-                0 => self.conn.handle_eof(),
-                n => self.conn.handle_read(n),
-            },
-            () = sleep_until(deadline) => {}
+        // Read straight into the connection's buffer; a read that does not finish reads
+        // nothing (tokio's `read` is cancel-safe), so nothing is committed.
+        let mut buf = self.conn.read_buf();
+        let read = tokio::select! {
+            read = self.io.read(&mut buf) => Some(read?),
+            () = sleep_until(deadline) => None,
+        };
+        match read {
+            Some(0) => self.conn.handle_eof(),
+            Some(n) => buf.commit(n),
+            None => {}
         }
         self.conn.handle_timeout(Instant::now());
         Ok(())

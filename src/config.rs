@@ -82,7 +82,7 @@ pub struct Config {
     /// finish: the peer's Close, the output drained, and for a client the server's end of
     /// stream. Then the transport should be closed anyway
     /// ([`Connection::should_close_transport`](crate::Connection::should_close_transport)),
-    /// and [`Event::Close`](crate::Event::Close) with 1006 is reported if the peer's Close
+    /// and [`Event::Closed`](crate::Event::Closed) with 1006 is reported if the peer's Close
     /// never came. `None`: wait forever. Default: 10 s.
     pub close_timeout: Option<Duration>,
     /// Send a Ping when nothing was received for this long. `None`: no keepalive.
@@ -90,7 +90,7 @@ pub struct Config {
     pub keepalive_interval: Option<Duration>,
     /// With keepalive on: time the peer has to send anything (normally the Pong) after our
     /// keepalive Ping; then the connection fails with
-    /// [`ProtocolError::KeepaliveTimeout`](crate::ProtocolError::KeepaliveTimeout)
+    /// [`CloseCause::KeepaliveTimeout`](crate::CloseCause::KeepaliveTimeout)
     /// (Close 1011). Default: 20 s.
     pub keepalive_timeout: Duration,
     /// permessage-deflate (RFC 7692): whether to offer/accept it and with which limits.

@@ -1,8 +1,10 @@
 //! The two kinds of error (as in h11 and wsproto).
 //!
 //! - [`ProtocolError`]: the *peer* broke the protocol. The connection fails once: the right
-//!   Close frame is queued, the error is reported as [`Event::Error`](crate::Event::Error),
-//!   and later input is ignored. Each variant knows its close code.
+//!   Close frame is queued, the error is reported in the terminal
+//!   [`Event::Closed`](crate::Event::Closed) ([`CloseCause::ProtocolError`](crate::CloseCause)),
+//!   and later input is ignored. Each variant knows its close code. [`HandshakeError`] is
+//!   the same for the opening handshake (each knows its HTTP status).
 //! - [`SendError`]: the *application* misused the API (sent after Close, an invalid close
 //!   code, too much queued output). The call returns the error and changes nothing.
 
@@ -11,7 +13,7 @@ use core::fmt;
 use crate::close::CloseCode;
 use crate::handshake::{HeadError, RequestError, ResponseError};
 
-/// The peer broke RFC 6455 or stopped answering; the connection has failed.
+/// The peer broke RFC 6455 (or RFC 7692); the connection has failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProtocolError {
@@ -52,12 +54,6 @@ pub enum ProtocolError {
     /// A message has more frames than
     /// [`Config::max_fragments`](crate::Config::max_fragments) (1009).
     TooManyFragments,
-    /// With keepalive on, the peer sent nothing within
-    /// [`Config::keepalive_timeout`](crate::Config::keepalive_timeout) of our Ping (1011).
-    KeepaliveTimeout,
-    /// The opening handshake failed. No Close frame is sent (the connection never opened);
-    /// a server has queued the HTTP error response instead ([`HandshakeError::status`]).
-    Handshake(HandshakeError),
 }
 
 impl ProtocolError {
@@ -70,7 +66,6 @@ impl ProtocolError {
             ProtocolError::FrameTooLarge
             | ProtocolError::MessageTooLarge
             | ProtocolError::TooManyFragments => CloseCode::MESSAGE_TOO_BIG,
-            ProtocolError::KeepaliveTimeout => CloseCode::INTERNAL_ERROR,
             _ => CloseCode::PROTOCOL_ERROR,
         }
     }
@@ -95,8 +90,6 @@ impl ProtocolError {
             ProtocolError::FrameTooLarge => "frame too large",
             ProtocolError::MessageTooLarge => "message too large",
             ProtocolError::TooManyFragments => "too many fragments",
-            ProtocolError::KeepaliveTimeout => "keepalive timeout",
-            ProtocolError::Handshake(_) => "opening handshake failed",
         }
     }
 }
@@ -107,9 +100,6 @@ impl fmt::Display for ProtocolError {
             ProtocolError::ReservedBits(bits) => write!(f, "reserved bits set: {bits:#05b}"),
             ProtocolError::ReservedOpcode(op) => write!(f, "reserved opcode {op:#x}"),
             ProtocolError::InvalidCloseCode(code) => write!(f, "invalid close code {code}"),
-            ProtocolError::Handshake(error) => {
-                return write!(f, "opening handshake failed: {error}");
-            }
             other => f.write_str(other.reason()),
         }?;
         write!(f, " (close code {})", self.close_code())
@@ -120,6 +110,7 @@ impl core::error::Error for ProtocolError {}
 
 /// Why the opening handshake failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HandshakeError {
     /// The HTTP head was malformed or over a limit (server: 400 or 431 sent; client: the
     /// server's response was).
@@ -130,8 +121,10 @@ pub enum HandshakeError {
     /// The server's response broke a rule of RFC 6455 §4.1.
     Response(ResponseError),
     /// The server's permessage-deflate response broke RFC 7692.
-    #[cfg(feature = "deflate")]
     Deflate(crate::deflate::DeflateError),
+    /// (Client) The server answered with this status instead of 101
+    /// ([`Event::Rejected`](crate::Event::Rejected) has the response).
+    Rejected(u16),
     /// (Server) While its request waited for an answer, the client sent more than
     /// [`Config::max_head_size`](crate::Config::max_head_size) bytes of frames, which it
     /// may not (RFC 6455 §4.1); `400 Bad Request` was sent.
@@ -148,9 +141,10 @@ impl HandshakeError {
             HandshakeError::Head(e) => Some(e.status()),
             HandshakeError::Request(e) => Some(e.status()),
             HandshakeError::EarlyData => Some(400),
-            HandshakeError::Response(_) | HandshakeError::Timeout => None,
-            #[cfg(feature = "deflate")]
-            HandshakeError::Deflate(_) => None,
+            HandshakeError::Response(_)
+            | HandshakeError::Timeout
+            | HandshakeError::Deflate(_)
+            | HandshakeError::Rejected(_) => None,
         }
     }
 }
@@ -163,8 +157,8 @@ impl fmt::Display for HandshakeError {
             HandshakeError::Response(e) => fmt::Display::fmt(e, f),
             HandshakeError::Timeout => f.write_str("timed out"),
             HandshakeError::EarlyData => f.write_str("data sent before the handshake completed"),
-            #[cfg(feature = "deflate")]
             HandshakeError::Deflate(e) => fmt::Display::fmt(e, f),
+            HandshakeError::Rejected(status) => write!(f, "refused by the server ({status})"),
         }
     }
 }

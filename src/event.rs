@@ -3,7 +3,7 @@
 use alloc::boxed::Box;
 
 use crate::close::CloseCode;
-use crate::error::ProtocolError;
+use crate::error::{HandshakeError, ProtocolError};
 use crate::handshake::{Request, Response};
 
 /// Something that happened on the connection, returned by
@@ -13,18 +13,19 @@ use crate::handshake::{Request, Response};
 /// the application can reply (`send_*`) while it holds an event, and can keep a message
 /// without copying it (`core::mem::take` the buffer).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event<'a> {
     /// (Server) A valid opening handshake request. Inspect it (path, `Origin`, offered
     /// subprotocols and extensions, cookies...) and answer with
     /// [`Connection::accept`](crate::Connection::accept) or
-    /// [`Connection::reject`](crate::Connection::reject); no frame is decoded before that.
+    /// [`Connection::respond`](crate::Connection::respond); no frame is decoded before that.
     Request(Box<Request>),
     /// (Client) The server accepted the opening handshake: the connection is open. The
     /// response carries the negotiated subprotocol and extensions.
     Connected(Box<Response>),
     /// (Client) The server answered the opening handshake with a status other than 101.
     /// The body is at most [`Config::max_head_size`](crate::Config::max_head_size) bytes
-    /// (longer bodies are cut). No further event follows.
+    /// (longer bodies are cut). [`Event::Closed`] follows.
     Rejected {
         /// Status line and headers.
         response: Box<Response>,
@@ -55,16 +56,54 @@ pub enum Event<'a> {
     Ping(&'a [u8]),
     /// A Pong with its payload.
     Pong(&'a [u8]),
-    /// The connection closed: the peer's Close frame (1005 if it had no code, and the
-    /// reply is already queued), or 1006 when the transport ended without one
-    /// ([`Connection::handle_eof`](crate::Connection::handle_eof)).
-    Close {
-        /// The code the peer sent, or 1005 / 1006 as above.
-        code: CloseCode,
-        /// The reason the peer sent (valid UTF-8, at most 123 bytes).
-        reason: &'a str,
-    },
-    /// The peer broke the protocol. The matching Close frame is queued, and no further
-    /// event follows. Reported once.
-    Error(ProtocolError),
+    /// The connection has ended; always the last event, reported exactly once (as a
+    /// browser's `close` event). It says how: the close code and reason, whether the
+    /// closing handshake completed, and who or what ended it. Close the transport once
+    /// [`Connection::should_close_transport`](crate::Connection::should_close_transport)
+    /// says so.
+    Closed(Closed<'a>),
+}
+
+/// How a connection ended: the content of [`Event::Closed`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Closed<'a> {
+    /// The code of the peer's Close frame (1005 if it had none); for a failure the code of
+    /// the Close frame we sent (1002, 1007, 1009, 1011); 1006 when no Close frame was
+    /// exchanged (the transport ended, a timeout, a failed opening handshake).
+    pub code: CloseCode,
+    /// The reason that goes with `code`: the peer's (valid UTF-8, at most 123 bytes), or
+    /// ours for a failure; empty with 1006.
+    pub reason: &'a str,
+    /// The closing handshake completed: Close frames went both ways.
+    pub was_clean: bool,
+    /// Who or what ended the connection.
+    pub cause: CloseCause,
+}
+
+/// Who or what ended a connection ([`Closed::cause`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseCause {
+    /// The peer sent the first Close frame; ours, echoing its code and reason, is queued.
+    PeerClose,
+    /// We sent the first Close frame ([`Connection::close`](crate::Connection::close))
+    /// and the peer answered.
+    LocalClose,
+    /// The transport ended ([`Connection::handle_eof`](crate::Connection::handle_eof))
+    /// before a Close frame arrived.
+    Eof,
+    /// Our Close frame was not answered within
+    /// [`Config::close_timeout`](crate::Config::close_timeout).
+    CloseTimeout,
+    /// With keepalive on, the peer sent nothing within
+    /// [`Config::keepalive_timeout`](crate::Config::keepalive_timeout) of our Ping; we sent
+    /// Close 1011.
+    KeepaliveTimeout,
+    /// The peer broke the protocol; we sent the error's close code.
+    ProtocolError(ProtocolError),
+    /// The opening handshake failed, was refused by the server, or timed out; no Close
+    /// frame is exchanged. A server has queued the HTTP error response
+    /// ([`HandshakeError::status`]).
+    HandshakeFailed(HandshakeError),
 }

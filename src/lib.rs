@@ -12,58 +12,85 @@
 //!
 //! # Starting a connection
 //!
-//! - [`Connection::server`] on a freshly accepted stream: it reads the HTTP upgrade request,
-//!   reports [`Event::Request`], and the application answers with [`Connection::accept`]
-//!   or [`Connection::reject`].
+//! - [`Connection::server`] on a freshly accepted stream: it reads the HTTP request and
+//!   reports [`Event::Request`] for a WebSocket upgrade (answer with
+//!   [`Connection::accept`] or [`Connection::respond`]).
 //! - [`Connection::client`] on a freshly connected stream, from a [`ClientRequest`] built
 //!   from a `ws://` URL; the answer is [`Event::Connected`] or [`Event::Rejected`].
-//! - [`Connection::upgraded`] when another HTTP stack (hyper, axum...) did the upgrade.
+//! - [`Connection::upgraded`] when another HTTP stack (hyper, axum...) did the upgrade,
+//!   with what it [`Negotiated`] (see [`handshake`] for validating a request given as
+//!   parts and building the answer).
+//!
+//! # Driving it
+//!
+//! Bytes in ([`Connection::read_buf`] or [`Connection::handle_bytes`]), events out
+//! ([`Connection::poll_event`]), bytes to send ([`Connection::poll_transmit`]). Reading
+//! and writing go through guards ([`ReadBuf`], [`Transmit`]) that borrow the connection
+//! until the count is reported, so no byte can be lost or sent twice. Every connection
+//! ends with exactly one [`Event::Closed`], which says how (code, reason, whether the
+//! closing handshake completed, and the [`CloseCause`]).
 //!
 //! # Time
 //!
-//! The connection keeps no clock. Pass the time in with [`Connection::handle_timeout`] on
-//! every wake-up and sleep until [`Connection::poll_timeout`]: that drives the handshake,
-//! close and keepalive deadlines of [`Config`].
+//! The connection reads no clock: time is a [`Timestamp`] passed in, at creation (which
+//! arms the handshake deadline) and with [`Connection::handle_timeout`] on every wake-up.
+//! Sleep until [`Connection::poll_timeout`]. That drives the handshake, close, keepalive
+//! and idle deadlines of [`Config`].
 //!
 //! # Example: an echo loop
 //!
 //! ```
-//! use ws_proto::{CloseCode, Config, Connection, Event, Role};
+//! use ws_proto::{CloseCause, CloseCode, Config, Connection, Event, Negotiated, Role, Timestamp};
 //!
-//! // Two ends wired together in memory (a server after the HTTP upgrade).
-//! let mut client = Connection::upgraded(Role::Client, ws_proto::Negotiated::new(), Config::default(), ws_proto::Timestamp::ZERO);
-//! let mut server = Connection::upgraded(Role::Server, ws_proto::Negotiated::new(), Config::default(), ws_proto::Timestamp::ZERO);
+//! // Two ends wired together in memory (a server after the HTTP upgrade). `now` is the
+//! // driver's clock: a `Timestamp` from a `std::time::Instant`, or a `Duration` since an
+//! // origin of its choosing.
+//! let now = Timestamp::ZERO;
+//! let mut client = Connection::upgraded(Role::Client, Negotiated::new(), Config::default(), now);
+//! let mut server = Connection::upgraded(Role::Server, Negotiated::new(), Config::default(), now);
 //! client.send_text("hello")?;
 //! client.close(CloseCode::NORMAL, "done")?;
+//! let wire = client.poll_transmit().to_vec(); // stands for a socket
 //!
-//! // What a server's read loop does with every chunk it reads.
-//! let wire = client.poll_transmit().to_vec();
-//! server.handle_bytes(&wire);
+//! // A server's read loop: read into the connection's buffer, commit the count.
+//! let mut read_buf = server.read_buf();
+//! read_buf[..wire.len()].copy_from_slice(&wire);
+//! read_buf.commit(wire.len());
+//!
 //! let mut buf = Vec::new(); // reused for every event: no allocation per message
 //! while let Some(event) = server.poll_event(&mut buf) {
 //!     match event {
 //!         // The event borrows `buf`, not `server`: replying needs no copy.
 //!         Event::Text(text) => server.send_text(text)?,
 //!         Event::Binary(data) => server.send_binary(data)?,
-//!         Event::Close { code, reason } => println!("peer closed: {code} {reason}"),
+//!         Event::Closed(closed) => {
+//!             assert_eq!(closed.cause, CloseCause::PeerClose);
+//!             println!("peer closed: {} {}", closed.code, closed.reason);
+//!         }
 //!         _ => {}
 //!     }
 //! }
-//! // The echo and the reply to the Close are queued; write them to the transport.
-//! let out = server.poll_transmit().to_vec();
-//! server.handle_transmitted(out.len());
+//! assert!(server.is_finished());
+//!
+//! // The echo and the reply to the Close are queued: write them, report what was written.
+//! let out = server.poll_transmit();
+//! let reply = out.to_vec();
+//! out.advance(reply.len());
 //! assert!(server.should_close_transport());
 //!
-//! client.handle_bytes(&out);
+//! client.handle_bytes(&reply);
 //! assert_eq!(client.poll_event(&mut buf), Some(Event::Text("hello")));
-//! assert!(matches!(client.poll_event(&mut buf), Some(Event::Close { .. })));
+//! let Some(Event::Closed(closed)) = client.poll_event(&mut buf) else { panic!() };
+//! assert_eq!((closed.code, closed.reason, closed.was_clean), (CloseCode::NORMAL, "done", true));
+//! assert_eq!(closed.cause, CloseCause::LocalClose);
 //! # Ok::<(), ws_proto::SendError>(())
 //! ```
 //!
 //! # Features
 //!
 //! - `deflate` (default): permessage-deflate (RFC 7692), negotiated automatically from
-//!   [`Config::deflate`]; needs `std`. See `docs/deflate.md`.
+//!   [`Config::deflate`]; needs `std`. See `docs/deflate.md`. Without it the negotiation
+//!   functions of [`deflate`] remain, but no connection compresses.
 //! - `std` (default): the OS random source for client masking keys and handshake keys
 //!   ([`Connection::client`], [`Connection::upgraded`]), `Instant`-based deadlines
 //!   (`Timestamp` from and to `std::time::Instant`), runtime SIMD detection for UTF-8 validation.
@@ -98,10 +125,10 @@ mod utf8;
 
 pub use close::CloseCode;
 pub use config::{Config, Delivery};
-pub use connection::{Connection, Role, State};
+pub use connection::{Connection, ReadBuf, Role, State, Transmit};
 pub use deflate::{DeflateConfig, DeflateParams};
 pub use error::{HandshakeError, ProtocolError, SendError};
-pub use event::Event;
+pub use event::{CloseCause, Closed, Event};
 pub use frame::FrameHead;
 pub use handshake::{
     Accept, AcceptError, ClientRequest, Negotiated, Request, Response, accept_key,

@@ -107,11 +107,10 @@ enum Step {
 const DIRECT_MIN: u64 = 8 << 10;
 
 /// Where the region last offered by [`Receiver::read_region`] lies.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Offer {
-    /// After the live bytes of the read buffer.
-    #[default]
-    ReadBuf,
+    /// After the live bytes of the read buffer: this many bytes.
+    ReadBuf(usize),
     /// In the assembly buffer, right after the assembled bytes: this many bytes, all of
     /// them payload of the current frame.
     Direct(usize),
@@ -141,6 +140,12 @@ pub(crate) struct Receiver {
     inflater: Option<Inflater>,
 }
 
+impl Default for Offer {
+    fn default() -> Self {
+        Offer::ReadBuf(0)
+    }
+}
+
 impl Receiver {
     /// Turns on decompression of messages whose first frame has RSV1 set.
     #[cfg(feature = "deflate")]
@@ -155,6 +160,12 @@ impl Receiver {
             return RSV1;
         }
         0
+    }
+
+    /// The decompressor's estimated heap, once permessage-deflate was negotiated.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn inflater_heap_estimate(&self) -> usize {
+        self.inflater.as_ref().map_or(0, Inflater::heap_estimate)
     }
 
     /// Bytes received and not yet decoded.
@@ -181,8 +192,8 @@ impl Receiver {
 
     /// Appends received bytes.
     pub(crate) fn push(&mut self, data: &[u8]) {
-        // Bytes pushed now come before anything read into an earlier offer.
-        self.offer = Offer::ReadBuf;
+        // An earlier offer is void: its room may move.
+        self.offer = Offer::default();
         if self.buf.len() - self.end < data.len() {
             // Grow by appending: no zero-filling of room that is overwritten at once.
             self.compact();
@@ -204,8 +215,8 @@ impl Receiver {
         }
     }
 
-    /// A writable region of at least `min` bytes after the live data.
-    pub(crate) fn spare(&mut self, min: usize) -> &mut [u8] {
+    /// Makes room for at least `min` bytes after the live data; returns the room there is.
+    fn spare(&mut self, min: usize) -> usize {
         if self.buf.len() - self.end < min {
             self.compact();
             if self.buf.len() - self.end < min {
@@ -213,16 +224,16 @@ impl Receiver {
                 self.buf.resize(want, 0);
             }
         }
-        &mut self.buf[self.end..]
+        self.buf.len() - self.end
     }
 
-    /// Where the transport should read next: normally the read buffer's free room (at least
-    /// `config.read_chunk` bytes). While a large data frame is being assembled and nothing
-    /// else is buffered, the rest of its payload (or the next part of it, growing with the
-    /// message) in the assembly buffer; right after such a frame, one frame header's worth.
-    pub(crate) fn read_region(&mut self, config: &Config) -> &mut [u8] {
+    /// Chooses where the transport should read next ([`offered_mut`](Self::offered_mut)):
+    /// normally the read buffer's free room (at least `config.read_chunk` bytes). While a
+    /// large data frame is being assembled and nothing else is buffered, the rest of its
+    /// payload (or the next part of it, growing with the message) in the assembly buffer;
+    /// right after such a frame, one frame header's worth.
+    pub(crate) fn read_region(&mut self, config: &Config) {
         let header_next = core::mem::take(&mut self.header_next);
-        self.offer = Offer::ReadBuf;
         if self.start == self.end && self.direct == 0 {
             match (self.frame, self.message) {
                 (Some(frame), Some(message))
@@ -239,23 +250,42 @@ impl Receiver {
                         self.assembly.resize(end, 0);
                     }
                     self.offer = Offer::Direct(n);
-                    return &mut self.assembly[self.assembled..end];
+                    return;
                 }
                 (None, _) if header_next => {
-                    return &mut self.spare(MAX_HEADER_LEN)[..MAX_HEADER_LEN];
+                    self.spare(MAX_HEADER_LEN);
+                    self.offer = Offer::ReadBuf(MAX_HEADER_LEN);
+                    return;
                 }
                 _ => {}
             }
         }
-        self.spare(config.read_chunk.max(1))
+        let room = self.spare(config.read_chunk.max(1));
+        self.offer = Offer::ReadBuf(room);
     }
 
-    /// Marks `n` bytes of the region from [`read_region`](Self::read_region) (or
-    /// [`spare`](Self::spare)) as received; more than was offered is clamped.
+    /// The region chosen by the last [`read_region`](Self::read_region).
+    pub(crate) fn offered(&self) -> &[u8] {
+        match self.offer {
+            Offer::Direct(n) => &self.assembly[self.assembled..self.assembled + n],
+            Offer::ReadBuf(n) => &self.buf[self.end..self.end + n],
+        }
+    }
+
+    /// [`offered`](Self::offered), to read into.
+    pub(crate) fn offered_mut(&mut self) -> &mut [u8] {
+        match self.offer {
+            Offer::Direct(n) => &mut self.assembly[self.assembled..self.assembled + n],
+            Offer::ReadBuf(n) => &mut self.buf[self.end..self.end + n],
+        }
+    }
+
+    /// Marks the first `n` bytes of the offered region as received (`n` is at most its
+    /// length: the caller checks).
     pub(crate) fn commit(&mut self, n: usize) {
         match core::mem::take(&mut self.offer) {
-            Offer::Direct(offered) => self.direct = n.min(offered),
-            Offer::ReadBuf => self.end += n.min(self.buf.len() - self.end),
+            Offer::Direct(_) => self.direct = n,
+            Offer::ReadBuf(_) => self.end += n,
         }
     }
 
@@ -264,7 +294,7 @@ impl Receiver {
         self.start = 0;
         self.end = 0;
         self.direct = 0;
-        self.offer = Offer::ReadBuf;
+        self.offer = Offer::default();
     }
 
     /// The bytes received and not yet decoded.

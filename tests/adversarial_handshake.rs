@@ -15,7 +15,7 @@ mod common;
 use common::{PEER_KEY, XorShift, drain, frame};
 use ws_proto::handshake::{HeadError, RequestError, ResponseError};
 use ws_proto::{
-    Accept, ClientRequest, Config, Connection, Event, HandshakeError, ProtocolError, Request,
+    Accept, ClientRequest, CloseCause, Closed, Config, Connection, Event, HandshakeError, Request,
     Response, State, accept_key,
 };
 
@@ -42,7 +42,7 @@ enum Hs {
     Request(Box<Request>),
     Connected(Box<Response>),
     Rejected(u16, Vec<u8>),
-    Error(ProtocolError),
+    Error(HandshakeError),
     Other(String),
 }
 
@@ -54,7 +54,14 @@ fn hs_events(c: &mut Connection) -> Vec<Hs> {
             Event::Request(r) => Hs::Request(r),
             Event::Connected(r) => Hs::Connected(r),
             Event::Rejected { response, body } => Hs::Rejected(response.status(), body.to_vec()),
-            Event::Error(e) => Hs::Error(e),
+            Event::Closed(Closed {
+                cause: CloseCause::HandshakeFailed(HandshakeError::Rejected(_)),
+                ..
+            }) => continue, // after Event::Rejected, always
+            Event::Closed(Closed {
+                cause: CloseCause::HandshakeFailed(e),
+                ..
+            }) => Hs::Error(e),
             other => Hs::Other(format!("{other:?}")),
         });
         assert!(out.len() < 1000, "runaway events");
@@ -190,11 +197,7 @@ fn refused(
         };
         let seen = feed_watch(&mut server, head, chunk, bound);
         let seen: Vec<Hs> = seen.into_iter().map(|(_, e)| e).collect();
-        assert_eq!(
-            seen,
-            [Hs::Error(ProtocolError::Handshake(error))],
-            "chunk {chunk}"
-        );
+        assert_eq!(seen, [Hs::Error(error)], "chunk {chunk}");
         assert_eq!(error.status(), status_line[9..12].parse::<u16>().ok());
         assert_eq!(server.state(), State::Closed);
         assert_eq!(server.buffered_input(), 0);
@@ -290,12 +293,7 @@ fn head_past_max_head_size_fed_one_byte_at_a_time_gets_431() {
     let seen = feed_watch(&mut server, &head, 1, max);
     assert_eq!(
         seen,
-        [(
-            max,
-            Hs::Error(ProtocolError::Handshake(HandshakeError::Head(
-                HeadError::TooLarge
-            )))
-        )]
+        [(max, Hs::Error(HandshakeError::Head(HeadError::TooLarge)))]
     );
     assert!(server.heap_usage() <= 2 * max + 4 * KIB);
     check_refusal_output(&mut server, TOO_LARGE, &[]);
@@ -847,9 +845,7 @@ fn client_refuses(
     c.handle_bytes(&input);
     assert_eq!(
         hs_events(&mut c),
-        [Hs::Error(ProtocolError::Handshake(
-            HandshakeError::Response(error)
-        ))]
+        [Hs::Error(HandshakeError::Response(error))]
     );
     assert_eq!(c.state(), State::Closed);
     assert_eq!(c.buffered_input(), 0);
@@ -996,13 +992,7 @@ fn bytes_sent_behind_a_pending_request_stay_bounded() {
         server.handle_bytes(&read);
         let events = hs_events(&mut server);
         if !events.is_empty() {
-            assert_eq!(
-                events,
-                [Hs::Error(ProtocolError::Handshake(
-                    HandshakeError::EarlyData
-                ))],
-                "read {i}"
-            );
+            assert_eq!(events, [Hs::Error(HandshakeError::EarlyData)], "read {i}");
             assert!(failed_at.is_none(), "reported twice");
             failed_at = Some((i + 1) * 4 * KIB);
         }

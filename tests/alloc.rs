@@ -98,9 +98,9 @@ fn echo_all(
     let mut echoed = 0;
     for chunk in input.chunks(4000) {
         if use_read_buf {
-            let dst = conn.read_buf();
+            let mut dst = conn.read_buf();
             dst[..chunk.len()].copy_from_slice(chunk);
-            conn.handle_read(chunk.len());
+            dst.commit(chunk.len());
         } else {
             conn.handle_bytes(chunk);
         }
@@ -118,7 +118,7 @@ fn echo_all(
                 break;
             }
             echoed += n;
-            conn.handle_transmitted(n);
+            conn.poll_transmit().advance(n);
         }
     }
     (messages, echoed)
@@ -130,10 +130,10 @@ fn read_large(conn: &mut Connection, buf: &mut Vec<u8>, input: &[u8]) -> usize {
     let mut messages = 0;
     let mut pos = 0;
     while pos < input.len() {
-        let dst = conn.read_buf();
+        let mut dst = conn.read_buf();
         let n = dst.len().min(65_536).min(input.len() - pos);
         dst[..n].copy_from_slice(&input[pos..pos + n]);
-        conn.handle_read(n);
+        dst.commit(n);
         pos += n;
         while let Some(event) = conn.poll_event(buf) {
             assert!(
@@ -171,9 +171,9 @@ fn fragmented_traffic(receiver: Role, count: usize) -> Vec<u8> {
 fn receive_fragmented(conn: &mut Connection, buf: &mut Vec<u8>, input: &[u8]) -> usize {
     let mut messages = 0;
     for chunk in input.chunks(3000) {
-        let dst = conn.read_buf();
+        let mut dst = conn.read_buf();
         dst[..chunk.len()].copy_from_slice(chunk);
-        conn.handle_read(chunk.len());
+        dst.commit(chunk.len());
         while let Some(event) = conn.poll_event(buf) {
             match event {
                 Event::Text(t) => {
@@ -196,7 +196,7 @@ fn receive_fragmented(conn: &mut Connection, buf: &mut Vec<u8>, input: &[u8]) ->
             if n == 0 {
                 break;
             }
-            conn.handle_transmitted(n);
+            conn.poll_transmit().advance(n);
         }
     }
     messages
@@ -216,7 +216,7 @@ fn hot_paths_do_not_allocate() {
             let ((messages, echoed), allocations) =
                 count(|| echo_all(&mut conn, &mut buf, &input, use_read_buf));
             let via = if use_read_buf {
-                "read_buf/handle_read"
+                "read_buf/commit"
             } else {
                 "handle_bytes"
             };

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use ws_proto::{CloseCode, Config, Connection, Role, SendError, State};
+use ws_proto::{CloseCode, Config, Connection, Event, Role, SendError, State};
 
 const ROLES: [Role; 2] = [Role::Server, Role::Client];
 
@@ -28,7 +28,7 @@ fn assert_all_sends_fail(c: &mut Connection, expected: SendError) {
 // ---- the peer closes ----
 
 #[test]
-fn peer_close_is_echoed_with_the_same_code() {
+fn peer_close_is_echoed_with_the_same_code_and_reason() {
     for role in ROLES {
         for (code, reason) in [(1000u16, "bye"), (1001, ""), (4321, "custom ünïcödé")] {
             let mut c = conn_default(role);
@@ -36,14 +36,12 @@ fn peer_close_is_echoed_with_the_same_code() {
             assert_eq!(feed(&mut c, &input), [Owned::close(code, reason)]);
             assert_eq!(c.state(), State::Closed);
             let out = drain(&mut c);
-            // Exactly one Close frame echoing the code (without a reason).
+            // Exactly one Close frame echoing the code and the reason.
+            let body = close_body(code, reason.as_bytes());
             assert_eq!(out[0], 0x88);
-            assert_eq!(out[1], (u8::from(masked(role)) << 7) | 2);
-            assert_eq!(out.len(), if masked(role) { 8 } else { 4 });
-            assert_eq!(
-                decode(&out),
-                [Wire::new(true, CLOSE, masked(role), &code.to_be_bytes())]
-            );
+            assert_eq!(out[1], (u8::from(masked(role)) << 7) | body.len() as u8);
+            assert_eq!(out.len(), 2 + body.len() + if masked(role) { 4 } else { 0 });
+            assert_eq!(decode(&out), [Wire::new(true, CLOSE, masked(role), &body)]);
             // Nothing further is reported or sent.
             assert_eq!(feed(&mut c, &peer_frame(role, true, TEXT, b"late")), []);
             assert!(drain(&mut c).is_empty());
@@ -56,7 +54,7 @@ fn server_echo_is_exact_bytes() {
     let mut s = conn_default(Role::Server);
     let input = peer_frame(Role::Server, true, CLOSE, &close_body(1000, b"done"));
     assert_eq!(feed(&mut s, &input), [Owned::close(1000, "done")]);
-    assert_eq!(drain(&mut s), [0x88, 0x02, 0x03, 0xE8]);
+    assert_eq!(drain(&mut s), b"\x88\x06\x03\xE8done");
 }
 
 #[test]
@@ -81,7 +79,11 @@ fn pair_close_roundtrip_reports_reason_and_echo() {
         assert_eq!(pair.get(closer).state(), State::Closing);
         assert_eq!(pair.transfer(closer), [Owned::close(1001, "maintenance")]);
         assert_eq!(pair.get(other(closer)).state(), State::Closed);
-        assert_eq!(pair.transfer(other(closer)), [Owned::close(1001, "")]);
+        // The reply echoes the reason too.
+        assert_eq!(
+            pair.transfer(other(closer)),
+            [Owned::close(1001, "maintenance")]
+        );
         assert_eq!(pair.get(closer).state(), State::Closed);
         // No second Close either way.
         assert!(drain(&mut pair.client).is_empty());
@@ -465,8 +467,43 @@ fn no_pong_when_auto_pong_is_off() {
     }
 }
 
+/// The documented bound: automatic Pongs waiting unwritten before only the newest Ping
+/// is answered.
+const MAX_QUEUED_PONGS: usize = 16;
+
 #[test]
-fn ping_flood_with_a_stalled_writer_keeps_one_pong_queued_and_one_pending() {
+fn every_ping_is_answered_in_order_up_to_the_bound() {
+    for role in ROLES {
+        let mut c = conn_default(role);
+        let mut input = Vec::new();
+        for i in 0..10 {
+            input.extend(peer_frame(
+                role,
+                true,
+                PING,
+                format!("payload-{i}").as_bytes(),
+            ));
+        }
+        for chunk in [input.len(), 1] {
+            let mut c2 = conn_default(role);
+            let got = feed_chunked(&mut c2, &input, &[chunk]);
+            assert_eq!(got.len(), 10);
+            let pongs: Vec<Vec<u8>> = decode(&drain(&mut c2))
+                .into_iter()
+                .map(|w| w.payload)
+                .collect();
+            let expected: Vec<Vec<u8>> = (0..10)
+                .map(|i| format!("payload-{i}").into_bytes())
+                .collect();
+            assert_eq!(pongs, expected, "{role:?}, chunks of {chunk}");
+        }
+        feed(&mut c, &input);
+        assert_eq!(decode(&drain(&mut c)).len(), 10);
+    }
+}
+
+#[test]
+fn ping_flood_with_a_stalled_writer_keeps_the_bound_queued_and_one_pending() {
     let mut s = conn_default(Role::Server);
     for i in 0..1000u32 {
         let payload = i.to_string();
@@ -475,20 +512,26 @@ fn ping_flood_with_a_stalled_writer_keeps_one_pong_queued_and_one_pending() {
         // The driver looks at the output but the transport accepts nothing.
         let _ = s.poll_transmit();
     }
-    // One Pong for "0" queued, one pending for "999": 3 + 5 bytes.
-    assert_eq!(s.buffered_amount(), (2 + 1) + (2 + 3));
-    assert_eq!(s.poll_transmit(), [0x8A, 0x01, b'0']);
+    // Pongs for "0".."15" queued, one pending for "999".
+    let queued: usize = (0..MAX_QUEUED_PONGS).map(|i| 2 + i.to_string().len()).sum();
+    assert_eq!(s.buffered_amount(), queued + (2 + 3));
+    let out = s.poll_transmit().to_vec();
+    let pongs: Vec<String> = decode(&out)
+        .into_iter()
+        .map(|w| String::from_utf8(w.payload).unwrap())
+        .collect();
+    let expected: Vec<String> = (0..MAX_QUEUED_PONGS).map(|i| i.to_string()).collect();
+    assert_eq!(pongs, expected);
+    s.poll_transmit().advance(out.len());
+    assert_eq!(&*s.poll_transmit(), [0x8A, 0x03, b'9', b'9', b'9']);
     let n = s.poll_transmit().len();
-    s.handle_transmitted(n);
-    assert_eq!(s.poll_transmit(), [0x8A, 0x03, b'9', b'9', b'9']);
-    let n = s.poll_transmit().len();
-    s.handle_transmitted(n);
+    s.poll_transmit().advance(n);
     assert!(s.poll_transmit().is_empty());
     assert_eq!(s.buffered_amount(), 0);
 }
 
 #[test]
-fn ping_flood_without_polling_output_answers_only_the_newest() {
+fn ping_flood_without_polling_output_answers_the_first_ones_and_the_newest() {
     let mut c = conn_default(Role::Client);
     let mut input = Vec::new();
     for i in 0..1000u32 {
@@ -502,11 +545,55 @@ fn ping_flood_without_polling_output_answers_only_the_newest() {
     let got = feed(&mut c, &input);
     assert_eq!(got.len(), 1000);
     assert_eq!(got[999], Owned::Ping(b"999".to_vec()));
-    assert_eq!(c.buffered_amount(), 2 + 4 + 3);
-    assert_eq!(
-        decode(&drain(&mut c)),
-        [Wire::new(true, PONG, true, b"999")]
-    );
+    let pongs: Vec<Vec<u8>> = decode(&drain(&mut c))
+        .into_iter()
+        .map(|w| w.payload)
+        .collect();
+    let mut expected: Vec<Vec<u8>> = (0..MAX_QUEUED_PONGS)
+        .map(|i| i.to_string().into_bytes())
+        .collect();
+    expected.push(b"999".to_vec());
+    assert_eq!(pongs, expected);
+}
+
+#[test]
+fn a_pong_goes_out_before_the_reply_to_a_message_completed_after_its_ping() {
+    // fragment1, Ping, fragment2 in one read: the application echoes the message when it
+    // completes, after the Ping was processed, so the Pong must already be ahead of it.
+    for role in ROLES {
+        for chunk in [usize::MAX, 1, 3] {
+            let mut c = conn_default(role);
+            let input = [
+                peer_frame(role, false, TEXT, b"fragment1"),
+                peer_frame(role, true, PING, b"ping payload"),
+                peer_frame(role, true, CONT, b"fragment2"),
+            ]
+            .concat();
+            let mut buf = Vec::new();
+            let mut pos = 0;
+            while pos < input.len() {
+                let end = input.len().min(pos.saturating_add(chunk));
+                c.handle_bytes(&input[pos..end]);
+                pos = end;
+                while let Some(event) = c.poll_event(&mut buf) {
+                    if let Event::Text(text) = event {
+                        c.send_text(text).unwrap();
+                    }
+                }
+            }
+            let out = decode(&drain(&mut c));
+            let kinds: Vec<(u8, Vec<u8>)> =
+                out.into_iter().map(|w| (w.opcode, w.payload)).collect();
+            assert_eq!(
+                kinds,
+                [
+                    (PONG, b"ping payload".to_vec()),
+                    (TEXT, b"fragment1fragment2".to_vec())
+                ],
+                "{role:?}, chunks of {chunk}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -627,24 +714,57 @@ fn close_between_fragments_ends_the_unfinished_message() {
 }
 
 #[test]
-fn read_buf_offers_read_chunk_and_handle_read_clamps() {
+fn read_buf_offers_read_chunk() {
     let mut config = Config::default();
     config.read_chunk = 64;
     let mut s = conn(Role::Server, config);
     let input = peer_frame(Role::Server, true, TEXT, b"hi");
-    let buf = s.read_buf();
+    let mut buf = s.read_buf();
     assert!(buf.len() >= 64);
-    let room = buf.len();
     buf[..input.len()].copy_from_slice(&input);
-    buf[input.len()..].fill(0);
-    // Claiming more than was offered is clamped to the offer.
-    s.handle_read(input.len());
+    buf.commit(input.len());
     assert_eq!(s.buffered_input(), input.len());
     assert_eq!(events(&mut s), [Owned::text("hi")]);
     assert_eq!(s.buffered_input(), 0);
-    let buf = s.read_buf();
+    let mut buf = s.read_buf();
     let offered = buf.len();
-    assert!(offered >= 64 && room >= 64);
-    s.handle_read(usize::MAX);
+    assert!(offered >= 64);
+    buf.fill(0x8A); // Pong headers, read in full
+    buf.commit(offered);
     assert_eq!(s.buffered_input(), offered);
+}
+
+#[test]
+#[should_panic(expected = "ReadBuf::commit(65) beyond the 64-byte buffer")]
+fn committing_more_than_the_read_buf_panics() {
+    let mut config = Config::default();
+    config.read_chunk = 64;
+    let mut s = conn(Role::Server, config);
+    let buf = s.read_buf();
+    assert_eq!(buf.len(), 64);
+    buf.commit(65);
+}
+
+#[test]
+#[should_panic(expected = "Transmit::advance(8) beyond the 7 bytes")]
+fn advancing_past_the_output_panics() {
+    let mut s = conn(Role::Server, Config::default());
+    s.send_text("hello").unwrap();
+    let out = s.poll_transmit();
+    assert_eq!(out.len(), 7);
+    out.advance(8);
+}
+
+#[test]
+fn output_not_advanced_is_offered_again_and_advanced_output_never() {
+    let mut s = conn(Role::Server, Config::default());
+    s.send_text("hello").unwrap();
+    let first = s.poll_transmit().to_vec();
+    // Nothing reported written (a write that would block): the same bytes again.
+    assert_eq!(&*s.poll_transmit(), first);
+    s.poll_transmit().advance(3);
+    assert_eq!(&*s.poll_transmit(), &first[3..]);
+    s.poll_transmit().advance(4);
+    assert!(s.poll_transmit().is_empty());
+    assert_eq!(s.buffered_amount(), 0);
 }

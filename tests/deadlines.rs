@@ -2,10 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use ws_proto::{
-    ClientRequest, CloseCode, Config, Connection, Event, HandshakeError, Negotiated, ProtocolError,
-    Rng, Role, State,
-};
+use ws_proto::{ClientRequest, CloseCode, Config, Connection, Event, Negotiated, Rng, Role, State};
 
 const S: Duration = Duration::from_secs(1);
 
@@ -29,19 +26,26 @@ fn upgraded(role: Role, config: Config) -> Connection {
     )
 }
 
-/// Every event the connection has, as a debug string (owned, so it can be kept).
+/// Every event the connection has, as a string (owned, so it can be kept): the debug
+/// form, and for `Event::Closed` "closed CODE REASON clean=BOOL CAUSE".
 fn events(conn: &mut Connection) -> Vec<String> {
     let mut buf = Vec::new();
     let mut out = Vec::new();
     while let Some(e) = conn.poll_event(&mut buf) {
-        out.push(format!("{e:?}"));
+        out.push(match e {
+            Event::Closed(c) => format!(
+                "closed {} {:?} clean={} {:?}",
+                c.code, c.reason, c.was_clean, c.cause
+            ),
+            other => format!("{other:?}"),
+        });
     }
     out
 }
 
 fn drain(conn: &mut Connection) -> Vec<u8> {
     let out = conn.poll_transmit().to_vec();
-    conn.handle_transmitted(out.len());
+    conn.poll_transmit().advance(out.len());
     out
 }
 
@@ -66,10 +70,7 @@ fn handshake_timeout_counts_from_creation() {
     server.handle_timeout(t0 + 10 * S);
     assert_eq!(
         events(&mut server),
-        vec![format!(
-            "{:?}",
-            Event::Error(ProtocolError::Handshake(HandshakeError::Timeout))
-        )]
+        ["closed 1006 \"\" clean=false HandshakeFailed(Timeout)"]
     );
     assert_eq!(server.state(), State::Closed);
     assert!(server.should_close_transport());
@@ -133,13 +134,7 @@ fn unanswered_close_ends_with_1006_after_the_close_timeout() {
     server.handle_timeout(103 * S);
     assert_eq!(
         events(&mut server),
-        vec![format!(
-            "{:?}",
-            Event::Close {
-                code: CloseCode::ABNORMAL,
-                reason: ""
-            }
-        )]
+        ["closed 1006 \"\" clean=false CloseTimeout"]
     );
     assert!(server.should_close_transport(), "even with output unsent");
     assert_eq!(events(&mut server), Vec::<String>::new());
@@ -197,10 +192,7 @@ fn keepalive_pings_when_idle_and_fails_1011_without_an_answer() {
     server.handle_timeout(55 * S);
     assert_eq!(
         events(&mut server),
-        vec![format!(
-            "{:?}",
-            Event::Error(ProtocolError::KeepaliveTimeout)
-        )]
+        ["closed 1011 \"keepalive timeout\" clean=false KeepaliveTimeout"]
     );
     let close = drain(&mut server);
     assert_eq!(&close[..4], &[0x88, 19, 0x03, 0xF3]); // Close, 1011
@@ -263,7 +255,7 @@ fn a_peer_that_sends_but_never_reads_gets_at_most_one_keepalive_ping_queued() {
     }
     assert_eq!(server.state(), State::Open);
     assert_eq!(
-        server.poll_transmit(),
+        &*server.poll_transmit(),
         [0x89, 0x00],
         "one Ping, not one per interval"
     );

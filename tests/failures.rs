@@ -121,10 +121,10 @@ fn after_failure(
     ]
     .concat();
     assert_eq!(feed(c, &more), [], "{ctx}: after more bytes");
-    let buf = c.read_buf();
+    let mut buf = c.read_buf();
     buf[..more.len()].copy_from_slice(&more);
-    c.handle_read(more.len());
-    assert_eq!(events(c), [], "{ctx}: after handle_read");
+    buf.commit(more.len());
+    assert_eq!(events(c), [], "{ctx}: after the commit");
     c.handle_eof();
     assert_eq!(events(c), [], "{ctx}: after eof");
     assert!(c.poll_transmit().is_empty(), "{ctx}: nothing more sent");
@@ -500,10 +500,14 @@ fn valid_close_codes_are_accepted_and_echoed() {
             let out = drain(&mut c);
             let masked = role == Role::Client;
             assert_eq!(out[0], 0x88);
-            assert_eq!(out[1], (u8::from(masked) << 7) | 2, "{code}: code only");
+            assert_eq!(
+                out[1],
+                (u8::from(masked) << 7) | 5,
+                "{code}: code and reason"
+            );
             assert_eq!(
                 decode(&out),
-                [Wire::new(true, CLOSE, masked, &code.to_be_bytes())],
+                [Wire::new(true, CLOSE, masked, &close_body(code, b"bye"))],
                 "{code}"
             );
             assert_eq!(c.state(), State::Closed);

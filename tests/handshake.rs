@@ -3,8 +3,8 @@
 use proptest::prelude::*;
 use ws_proto::handshake::{ExtensionOffer, RequestError, ResponseError};
 use ws_proto::{
-    Accept, AcceptError, ClientRequest, CloseCode, Config, Connection, Event, HandshakeError,
-    ProtocolError, Rng, SendError, State, accept_key,
+    Accept, AcceptError, ClientRequest, CloseCause, CloseCode, Closed, Config, Connection, Event,
+    HandshakeError, Rng, SendError, State, accept_key,
 };
 
 /// A reproducible random source (xorshift64).
@@ -42,7 +42,9 @@ enum Seen {
     Ping(Vec<u8>),
     Pong(Vec<u8>),
     Close(u16, String),
-    Error(ProtocolError),
+    Error(HandshakeError),
+    /// The `Event::Closed` that follows `Event::Rejected`.
+    ClosedAfterRejection(u16),
 }
 
 fn own(event: Event<'_>) -> Seen {
@@ -54,8 +56,15 @@ fn own(event: Event<'_>) -> Seen {
         Event::Binary(b) => Seen::Binary(b.to_vec()),
         Event::Ping(p) => Seen::Ping(p.to_vec()),
         Event::Pong(p) => Seen::Pong(p.to_vec()),
-        Event::Close { code, reason } => Seen::Close(code.0, reason.to_string()),
-        Event::Error(e) => Seen::Error(e),
+        Event::Closed(Closed {
+            cause: CloseCause::HandshakeFailed(HandshakeError::Rejected(status)),
+            ..
+        }) => Seen::ClosedAfterRejection(status),
+        Event::Closed(Closed {
+            cause: CloseCause::HandshakeFailed(e),
+            ..
+        }) => Seen::Error(e),
+        Event::Closed(closed) => Seen::Close(closed.code.0, closed.reason.to_string()),
         other => panic!("unexpected event {other:?}"),
     }
 }
@@ -63,7 +72,7 @@ fn own(event: Event<'_>) -> Seen {
 /// Moves everything `from` wants to send into `to`, in chunks of the given sizes (cycled).
 fn pump(from: &mut Connection, to: &mut Connection, chunks: &[usize]) {
     let bytes = from.poll_transmit().to_vec();
-    from.handle_transmitted(bytes.len());
+    from.poll_transmit().advance(bytes.len());
     let mut rest = &bytes[..];
     let mut i = 0;
     while !rest.is_empty() {
@@ -103,7 +112,7 @@ fn raw_request(extra: &str) -> Vec<u8> {
 
 fn take_output(conn: &mut Connection) -> String {
     let bytes = conn.poll_transmit().to_vec();
-    conn.handle_transmitted(bytes.len());
+    conn.poll_transmit().advance(bytes.len());
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
@@ -170,7 +179,7 @@ fn accepting_an_unoffered_subprotocol_is_an_error_and_changes_nothing() {
         Err(AcceptError::SubprotocolNotOffered)
     );
     assert_eq!(server.state(), State::Connecting);
-    assert_eq!(server.poll_transmit(), b"");
+    assert_eq!(&*server.poll_transmit(), b"");
     let right = Accept {
         subprotocol: Some("superchat".into()),
         ..Accept::default()
@@ -186,7 +195,7 @@ fn server_rejects_with_status_headers_and_body() {
     server.handle_bytes(&raw_request("Origin: http://evil.example\r\n"));
     take_request(&mut server);
     server
-        .reject(
+        .respond(
             403,
             &[("X-Why".into(), "origin".into())],
             b"forbidden origin",
@@ -225,9 +234,7 @@ fn bad_requests_get_an_http_error_and_fail() {
         server.handle_bytes(request);
         assert_eq!(
             events(&mut server),
-            vec![Seen::Error(ProtocolError::Handshake(
-                HandshakeError::Request(error)
-            ))]
+            vec![Seen::Error(HandshakeError::Request(error))]
         );
         let response = take_output(&mut server);
         assert!(response.starts_with(status_line), "{response}");
@@ -253,10 +260,7 @@ fn an_oversized_head_gets_431_without_buffering_past_the_limit() {
         assert!(server.buffered_input() < 1024 + 7);
     }
     assert_eq!(seen.len(), 1);
-    assert!(matches!(
-        seen[0],
-        Seen::Error(ProtocolError::Handshake(HandshakeError::Head(_)))
-    ));
+    assert!(matches!(seen[0], Seen::Error(HandshakeError::Head(_))));
     assert!(take_output(&mut server).starts_with("HTTP/1.1 431 "));
 }
 
@@ -302,7 +306,8 @@ fn client_and_server_handshake_in_memory_and_exchange_messages() {
         vec![Seen::Binary(vec![1, 2, 3]), Seen::Close(1000, "bye".into())]
     );
     pump(&mut server, &mut client, &[1000]);
-    assert_eq!(events(&mut client), vec![Seen::Close(1000, String::new())]);
+    // The server's reply echoes the code and the reason.
+    assert_eq!(events(&mut client), vec![Seen::Close(1000, "bye".into())]);
     assert!(server.should_close_transport());
     assert!(!client.should_close_transport());
     client.handle_eof();
@@ -318,8 +323,12 @@ fn client_reports_a_refusal_with_its_body() {
     client.handle_bytes(b" set");
     assert_eq!(
         events(&mut client),
-        vec![Seen::Rejected(401, b"no token set".to_vec())]
+        vec![
+            Seen::Rejected(401, b"no token set".to_vec()),
+            Seen::ClosedAfterRejection(401)
+        ]
     );
+    assert!(client.is_finished());
     assert_eq!(client.state(), State::Closed);
     assert!(client.should_close_transport());
 }
@@ -339,7 +348,9 @@ fn client_bounds_a_huge_refusal_body() {
     client.handle_bytes(b"HTTP/1.1 500 Oops\r\nContent-Length: 1000000\r\n\r\n");
     client.handle_bytes(&[b'x'; 300]);
     match events(&mut client).as_slice() {
-        [Seen::Rejected(500, body)] => assert_eq!(body.len(), 256),
+        [Seen::Rejected(500, body), Seen::ClosedAfterRejection(500)] => {
+            assert_eq!(body.len(), 256)
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -354,8 +365,8 @@ fn client_rejects_a_wrong_accept_value() {
     );
     assert_eq!(
         events(&mut client),
-        vec![Seen::Error(ProtocolError::Handshake(
-            HandshakeError::Response(ResponseError::AcceptMismatch)
+        vec![Seen::Error(HandshakeError::Response(
+            ResponseError::AcceptMismatch
         ))]
     );
     assert_eq!(client.state(), State::Closed);

@@ -21,7 +21,7 @@ fn shrink_buffers_gives_back_what_a_large_message_left() {
     let big = vec![7u8; 1 << 20];
     client.send_binary(&big).unwrap();
     let wire = client.poll_transmit().to_vec();
-    client.handle_transmitted(wire.len());
+    client.poll_transmit().advance(wire.len());
     for piece in wire.chunks(64 << 10) {
         server.handle_bytes(piece);
     }
@@ -37,7 +37,7 @@ fn shrink_buffers_gives_back_what_a_large_message_left() {
     assert!(server.heap_usage() >= (1 << 20) + 4);
     // ...and once written, nearly everything goes.
     let n = server.poll_transmit().len();
-    server.handle_transmitted(n);
+    server.poll_transmit().advance(n);
     server.shrink_buffers();
     assert!(
         server.heap_usage() < 1024,
@@ -84,17 +84,17 @@ fn after_big_message(config: Config, at: Duration) -> Connection {
     let wire = client.poll_transmit().to_vec();
     let mut pos = 0;
     while pos < wire.len() {
-        let dst = server.read_buf();
+        let mut dst = server.read_buf();
         let n = dst.len().min(64 << 10).min(wire.len() - pos);
         dst[..n].copy_from_slice(&wire[pos..pos + n]);
-        server.handle_read(n);
+        dst.commit(n);
         pos += n;
     }
     let mut buf = Vec::new();
     assert_eq!(server.poll_event(&mut buf), Some(Event::Binary(&big)));
     server.send_binary(&big).unwrap();
     let n = server.poll_transmit().len();
-    server.handle_transmitted(n);
+    server.poll_transmit().advance(n);
     server
 }
 
@@ -123,9 +123,9 @@ fn traffic_postpones_the_idle_shrink() {
     // A small message at 8 s restarts the interval.
     server.handle_timeout(8 * S);
     let ping = peer_frame(Role::Server, true, PING, b"x");
-    let dst = server.read_buf();
+    let mut dst = server.read_buf();
     dst[..ping.len()].copy_from_slice(&ping);
-    server.handle_read(ping.len());
+    dst.commit(ping.len());
     assert_eq!(events(&mut server), [Owned::Ping(b"x".to_vec())]);
     assert_eq!(server.poll_timeout().map(|t| t.as_duration()), Some(18 * S));
     server.handle_timeout(10 * S);
@@ -134,7 +134,7 @@ fn traffic_postpones_the_idle_shrink() {
     server.handle_timeout(12 * S);
     let n = server.poll_transmit().len();
     assert!(n > 0);
-    server.handle_transmitted(n);
+    server.poll_transmit().advance(n);
     assert_eq!(server.poll_timeout().map(|t| t.as_duration()), Some(22 * S));
     server.handle_timeout(22 * S);
     assert!(server.heap_usage() < 1024, "{}", server.heap_usage());

@@ -203,13 +203,14 @@ proptest! {
                 prop_assert_eq!(coalesce(got), vec![msg.streamed_event()]);
             }
         }
-        // The reply on the wire: a Pong for a Ping, the echo for a Close, else nothing.
+        // The reply on the wire: a Pong for a Ping, the echo (code and reason) for a Close,
+        // else nothing.
         let masked = receiver == Role::Client;
         let expected = match &msg {
             Msg::Ping(p) => vec![Wire::new(true, PONG, masked, p)],
             Msg::Close(None) => vec![Wire::new(true, CLOSE, masked, b"")],
-            Msg::Close(Some((code, _))) => {
-                vec![Wire::new(true, CLOSE, masked, &code.to_be_bytes())]
+            Msg::Close(Some((code, reason))) => {
+                vec![Wire::new(true, CLOSE, masked, &close_body(*code, reason.as_bytes()))]
             }
             _ => vec![],
         };

@@ -363,17 +363,17 @@ fn ten_mib_message_passes_in_constant_memory() {
         });
         sent += PART;
         client.send_binary_part(&part, sent == TOTAL).unwrap();
-        wire.extend_from_slice(client.poll_transmit());
+        wire.extend_from_slice(&client.poll_transmit());
         let n = client.poll_transmit().len();
-        client.handle_transmitted(n);
+        client.poll_transmit().advance(n);
         assert_eq!(client.buffered_amount(), 0);
 
         // The server reads 16 KiB at a time, whatever the frame boundaries.
         while wire.len() >= PART || (sent == TOTAL && !wire.is_empty()) {
             let n = wire.len().min(PART);
-            let dst = server.read_buf();
+            let mut dst = server.read_buf();
             dst[..n].copy_from_slice(&wire[..n]);
-            server.handle_read(n);
+            dst.commit(n);
             wire.drain(..n);
             while let Some(event) = server.poll_event(&mut buf) {
                 let Event::BinaryPiece { data, fin } = event else {

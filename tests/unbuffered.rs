@@ -131,7 +131,7 @@ fn queued_output_means_fallback_in_order() {
 fn partly_written_output_means_fallback() {
     let mut c = conn_default(Role::Server);
     c.send_binary(&[9; 100]).unwrap();
-    c.handle_transmitted(50);
+    c.poll_transmit().advance(50);
     let mut payload = vec![4u8; 10];
     assert_eq!(c.send_binary_unbuffered(&mut payload), Ok(None));
 }

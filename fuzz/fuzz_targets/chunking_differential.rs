@@ -1,6 +1,6 @@
 //! The same bytes fed to two identical connections (same role, config and random source),
 //! one all at once and one split at fuzzer-chosen points (through `handle_bytes` or
-//! `read_buf`/`handle_read`), must give the same events (streaming pieces merged) and the
+//! `read_buf`/`ReadBuf::commit`), must give the same events (streaming pieces merged) and the
 //! same output bytes.
 #![no_main]
 
@@ -28,7 +28,7 @@ struct Input {
     kind: Kind,
     /// Chunk sizes for the split feed, cycled (0 counts as 1).
     chunks: Vec<u16>,
-    /// Bit i % 8: feed chunk i through `read_buf` / `handle_read`.
+    /// Bit i % 8: feed chunk i through `read_buf` / `ReadBuf::commit`.
     read_mask: u8,
     eof: bool,
     data: FrameSource,
@@ -39,18 +39,31 @@ fn make(input: &Input) -> Harness {
     let rng = Box::new(XorShift::new(input.seed));
     let (conn, handshake) = match input.kind {
         Kind::UpgradedServer => (
-            Connection::upgraded_with_rng(Role::Server, ws_proto::Negotiated::new(), config, ws_proto::Timestamp::ZERO, rng),
+            Connection::upgraded_with_rng(
+                Role::Server,
+                ws_proto::Negotiated::new(),
+                config,
+                ws_proto::Timestamp::ZERO,
+                rng,
+            ),
             false,
         ),
         Kind::UpgradedClient => (
-            Connection::upgraded_with_rng(Role::Client, ws_proto::Negotiated::new(), config, ws_proto::Timestamp::ZERO, rng),
+            Connection::upgraded_with_rng(
+                Role::Client,
+                ws_proto::Negotiated::new(),
+                config,
+                ws_proto::Timestamp::ZERO,
+                rng,
+            ),
             false,
         ),
         Kind::ServerHandshake => (Connection::server(config, ws_proto::Timestamp::ZERO), true),
         Kind::ClientHandshake { .. } => {
             let req = ClientRequest::new("ws://h/p").expect("URL");
             (
-                Connection::client_with_rng(req, config, ws_proto::Timestamp::ZERO, rng).expect("request"),
+                Connection::client_with_rng(req, config, ws_proto::Timestamp::ZERO, rng)
+                    .expect("request"),
                 true,
             )
         }

@@ -86,7 +86,8 @@ fuzz_target!(|input: Input| {
     }
     let config = input.config.to_config();
     let rng = Box::new(XorShift::new(input.seed));
-    let conn = Connection::client_with_rng(request, config, ws_proto::Timestamp::ZERO, rng).expect("request encodes");
+    let conn = Connection::client_with_rng(request, config, ws_proto::Timestamp::ZERO, rng)
+        .expect("request encodes");
     let mut h = Harness::new(conn, true);
     // Write the request, and read the key it carries.
     h.drain();

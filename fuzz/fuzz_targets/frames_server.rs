@@ -20,7 +20,13 @@ struct Input {
 fuzz_target!(|input: Input| {
     let role = Role::Server;
     let rng = Box::new(XorShift::new(input.seed));
-    let conn = Connection::upgraded_with_rng(role, ws_proto::Negotiated::new(), input.config.to_config(), ws_proto::Timestamp::ZERO, rng);
+    let conn = Connection::upgraded_with_rng(
+        role,
+        ws_proto::Negotiated::new(),
+        input.config.to_config(),
+        ws_proto::Timestamp::ZERO,
+        rng,
+    );
     let mut h = Harness::new(conn, false);
     let bytes = input.frames.bytes(role);
     h.run_plan(&input.steps, &bytes);

@@ -20,7 +20,7 @@ struct Input {
     fragments: Vec<u8>,
     /// Chunk sizes for feeding, cycled (0 counts as 1).
     chunks: Vec<u8>,
-    /// Feed through `read_buf` / `handle_read` instead of `handle_bytes`.
+    /// Feed through `read_buf` / `ReadBuf::commit` instead of `handle_bytes`.
     use_read: bool,
     /// Put a Ping between fragments.
     ping_between: bool,
@@ -43,7 +43,11 @@ fuzz_target!(|input: Input| {
     let mut pos = 0;
     for &size in &input.fragments {
         // Fragments of a big text are big too.
-        let size = if input.big { usize::from(size) * 97 } else { usize::from(size) };
+        let size = if input.big {
+            usize::from(size) * 97
+        } else {
+            usize::from(size)
+        };
         let end = (pos + size).min(text.len());
         pieces.push(&text[pos..end]);
         pos = end;
@@ -77,7 +81,13 @@ fuzz_target!(|input: Input| {
         Delivery::Whole
     };
     config.read_chunk = 7;
-    let conn = Connection::upgraded_with_rng(Role::Server, ws_proto::Negotiated::new(), config, ws_proto::Timestamp::ZERO, Box::new(XorShift::new(1)));
+    let conn = Connection::upgraded_with_rng(
+        Role::Server,
+        ws_proto::Negotiated::new(),
+        config,
+        ws_proto::Timestamp::ZERO,
+        Box::new(XorShift::new(1)),
+    );
     let mut h = Harness::new(conn, false);
     let mut pos = 0;
     let mut i = 0;
@@ -88,7 +98,11 @@ fuzz_target!(|input: Input| {
             .copied()
             .unwrap_or(255)
             .max(1);
-        let size = if input.big { usize::from(size) * 131 } else { usize::from(size) };
+        let size = if input.big {
+            usize::from(size) * 131
+        } else {
+            usize::from(size)
+        };
         let end = (pos + size).min(wire.len());
         if input.use_read {
             h.read(&wire[pos..end]);

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use arbitrary::Arbitrary;
 use ws_proto::{
-    Accept, CloseCode, Config, Connection, Delivery, Event, ProtocolError, Request, Response, Rng,
-    Role, SendError, State,
+    Accept, CloseCause, CloseCode, Config, Connection, Delivery, Event, HandshakeError,
+    ProtocolError, Request, Response, Rng, Role, SendError, State,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -261,7 +261,7 @@ pub enum Command {
 pub enum Step {
     /// Feed the next n bytes with `handle_bytes`.
     Feed(u16),
-    /// Feed the next n bytes through `read_buf` / `handle_read`.
+    /// Feed the next n bytes through `read_buf` / `ReadBuf::commit`.
     Read(u16),
     Cmd(Command),
 }
@@ -458,8 +458,12 @@ pub enum Ev {
     BinaryPiece(Vec<u8>, bool),
     Ping(Vec<u8>),
     Pong(Vec<u8>),
+    /// `Event::Closed`: a Close exchange, the transport's end, or a timeout.
     Close(u16, String),
+    /// `Event::Closed`: the peer broke the protocol.
     Error(ProtocolError),
+    /// `Event::Closed`: the opening handshake failed (or was refused).
+    HandshakeFailed(HandshakeError),
 }
 
 impl Ev {
@@ -474,14 +478,29 @@ impl Ev {
             Event::BinaryPiece { data, fin } => Ev::BinaryPiece(data.to_vec(), fin),
             Event::Ping(p) => Ev::Ping(p.to_vec()),
             Event::Pong(p) => Ev::Pong(p.to_vec()),
-            Event::Close { code, reason } => Ev::Close(code.0, reason.to_owned()),
-            Event::Error(e) => Ev::Error(e),
+            Event::Closed(closed) => {
+                // The terminal event's fields agree with each other.
+                let clean = matches!(closed.cause, CloseCause::PeerClose | CloseCause::LocalClose);
+                assert_eq!(closed.was_clean, clean, "{closed:?}");
+                match closed.cause {
+                    CloseCause::ProtocolError(e) => {
+                        assert_eq!((closed.code, closed.reason), (e.close_code(), e.reason()));
+                        Ev::Error(e)
+                    }
+                    CloseCause::HandshakeFailed(e) => {
+                        assert_eq!((closed.code.0, closed.reason), (1006, ""));
+                        Ev::HandshakeFailed(e)
+                    }
+                    _ => Ev::Close(closed.code.0, closed.reason.to_owned()),
+                }
+            }
+            other => panic!("an event this harness does not know: {other:?}"),
         }
     }
 
     /// No event may follow this one.
     pub fn is_terminal(&self) -> bool {
-        matches!(self, Ev::Error(_) | Ev::Close(..) | Ev::Rejected(..))
+        matches!(self, Ev::Error(_) | Ev::Close(..) | Ev::HandshakeFailed(_))
     }
 }
 
@@ -912,16 +931,16 @@ impl Harness {
         self.poll();
     }
 
-    /// Feeds bytes through `read_buf` / `handle_read`, then polls.
+    /// Feeds bytes through `read_buf` / `ReadBuf::commit`, then polls.
     pub fn read(&mut self, mut data: &[u8]) {
         while !data.is_empty() {
-            let rb = self.conn.read_buf();
+            let mut rb = self.conn.read_buf();
             // Usually read_chunk bytes or more; shorter while a large frame is read into
             // place (its rest, or one header after it); never empty.
             assert!(!rb.is_empty(), "read_buf offered no room");
             let n = rb.len().min(data.len());
             rb[..n].copy_from_slice(&data[..n]);
-            self.conn.handle_read(n);
+            rb.commit(n);
             self.fed += n as u64;
             self.input_bound += n;
             data = &data[n..];
@@ -957,7 +976,7 @@ impl Harness {
                 "event {ev:?} after the connection ended (events so far: {:?})",
                 self.events
             );
-            if matches!(ev, Ev::Error(ProtocolError::Handshake(_))) && self.role == Role::Server {
+            if matches!(ev, Ev::HandshakeFailed(_)) && self.role == Role::Server {
                 // The HTTP error answer was queued by this poll.
                 self.http_queued += (self.conn.buffered_amount() - before) as u64;
             }
@@ -1014,7 +1033,18 @@ impl Harness {
                     assert!(reason.is_empty(), "reason with code {code}");
                 }
             }
+            Ev::HandshakeFailed(e) => {
+                if let Some(Ev::Rejected(response, _)) = self.events.last() {
+                    assert_eq!(*e, HandshakeError::Rejected(response.status()));
+                }
+            }
             Ev::Error(_) => {}
+        }
+        if let Some(Ev::Rejected(..)) = self.events.last() {
+            assert!(
+                matches!(ev, Ev::HandshakeFailed(HandshakeError::Rejected(_))),
+                "{ev:?} after Rejected"
+            );
         }
         if ev.is_terminal() {
             self.terminated = true;
@@ -1125,7 +1155,7 @@ impl Harness {
                 header,
             } => {
                 let headers: Vec<(String, String)> = header.into_iter().collect();
-                if self.conn.reject(status, &headers, &body).is_err() {
+                if self.conn.respond(status, &headers, &body).is_err() {
                     assert_eq!(
                         self.conn.buffered_amount(),
                         before,
@@ -1133,7 +1163,7 @@ impl Harness {
                     );
                     assert_eq!(self.conn.state(), State::Connecting);
                     self.conn
-                        .reject(403, &[], b"no")
+                        .respond(403, &[], b"no")
                         .expect("plain reject failed");
                 }
                 assert_eq!(self.conn.state(), State::Closed, "rejected but not Closed");
@@ -1152,7 +1182,7 @@ impl Harness {
         let pending = self.conn.poll_transmit();
         let n = pending.len().min(max);
         self.wire.push(&pending[..n], deflate);
-        self.conn.handle_transmitted(n);
+        self.conn.poll_transmit().advance(n);
         self.written += n as u64;
         self.check();
         n

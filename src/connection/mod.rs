@@ -14,7 +14,7 @@ use crate::config::Config;
 #[cfg(feature = "deflate")]
 use crate::deflate::{self, Deflater};
 use crate::error::{HandshakeError, ProtocolError, SendError};
-use crate::event::Event;
+use crate::event::{CloseCause, Closed, Event};
 use crate::frame::{MAX_CONTROL_PAYLOAD, OpCode};
 use crate::handshake::{
     ClientRequest, EncodeError, HeadLimits, HeadParser, Negotiated, Request, Response,
@@ -28,6 +28,12 @@ use crate::timer::{Timer, Timers};
 
 /// Heap an idle connection may keep without being woken to give it back.
 const IDLE_HEAP: usize = 1024;
+
+/// Automatic Pongs that may wait in the output queue, unwritten. Each Ping is answered
+/// with its own Pong, in order, until this many are waiting; beyond that only the newest
+/// Ping is answered (RFC 6455 §5.5.3 allows answering just the latest), once the queue
+/// has room again, so a Ping flood from a peer that does not read stays bounded.
+pub(crate) const MAX_QUEUED_PONGS: usize = 16;
 
 fn head_limits(config: &Config) -> HeadLimits {
     HeadLimits {
@@ -75,26 +81,35 @@ pub enum State {
 ///
 /// Methods fall into four classes (as in quinn-proto): *inputs* named `handle_*`,
 /// *commands* (`send_*`, [`close`](Self::close), [`accept`](Self::accept),
-/// [`reject`](Self::reject)), *outputs* named `poll_*`, and getters. A driver loops:
+/// [`respond`](Self::respond)), *outputs* named `poll_*`, and getters. A driver loops:
 ///
-/// 1. Read from the transport into [`read_buf`](Self::read_buf) and report the count with
-///    [`handle_read`](Self::handle_read) (no extra copy), or pass a slice to
+/// 1. Read from the transport into [`read_buf`](Self::read_buf) and
+///    [`commit`](ReadBuf::commit) the count (no extra copy), or pass a slice to
 ///    [`handle_bytes`](Self::handle_bytes). On end of stream call
 ///    [`handle_eof`](Self::handle_eof).
 /// 2. Call [`poll_event`](Self::poll_event) until it returns `None`, reacting to each
 ///    event (sending replies is fine while holding one). A server answers
-///    [`Event::Request`] with [`accept`](Self::accept) or [`reject`](Self::reject).
-/// 3. Write [`poll_transmit`](Self::poll_transmit) to the transport and report what was
-///    written with [`handle_transmitted`](Self::handle_transmitted), until it is empty.
-/// 4. Once [`should_close_transport`](Self::should_close_transport) is true, close the
+///    [`Event::Request`] with [`accept`](Self::accept) or [`respond`](Self::respond).
+///    The last event is always [`Event::Closed`]; after it,
+///    [`is_finished`](Self::is_finished) is true and `poll_event` returns `None` for good.
+/// 3. Write [`poll_transmit`](Self::poll_transmit) to the transport and
+///    [`advance`](Transmit::advance) it by what was written, until it is empty.
+/// 4. Sleep until [`poll_timeout`](Self::poll_timeout) at the latest, and pass the time
+///    in with [`handle_timeout`](Self::handle_timeout) on every wake-up.
+/// 5. Once [`should_close_transport`](Self::should_close_transport) is true, close the
 ///    transport and drop the connection.
+///
+/// The read and write steps hand out borrowed guards ([`ReadBuf`], [`Transmit`]): no
+/// other call can come between offering a buffer and reporting how much of it was used,
+/// so no byte can be lost or sent twice by calling things in the wrong order.
 ///
 /// # Errors
 ///
 /// Misuse by the application (sending after Close, an invalid close code, exceeding the
 /// outbound limit) returns a [`SendError`] and changes nothing. A protocol violation by
 /// the peer fails the connection once: the matching Close frame is queued,
-/// [`Event::Error`] is reported, and further input is ignored.
+/// [`Event::Closed`] reports it ([`CloseCause::ProtocolError`]), and further input is
+/// ignored.
 pub struct Connection {
     role: Role,
     config: Config,
@@ -112,10 +127,11 @@ pub struct Connection {
     eof: bool,
     /// No more events will be produced (Close or Error reported).
     finished: bool,
-    /// The newest Ping payload still to be answered (automatic Pong).
+    /// Automatic Pongs queued and not yet written.
+    pongs: PongQueue,
+    /// The newest Ping payload still to be answered, held back while
+    /// [`MAX_QUEUED_PONGS`] Pongs wait unwritten.
     pong: Option<([u8; MAX_CONTROL_PAYLOAD], u8)>,
-    /// Output position just after the last automatic Pong that was queued.
-    pong_end: u64,
     /// Kind of the streamed outgoing message in progress.
     sending: Option<Kind>,
     /// The streamed outgoing message in progress is compressed.
@@ -173,7 +189,7 @@ impl core::fmt::Debug for Connection {
 impl Connection {
     /// A server connection on a freshly accepted transport: it reads the client's HTTP
     /// upgrade request, reports it as [`Event::Request`], and waits for
-    /// [`accept`](Self::accept) or [`reject`](Self::reject). Needs no random source.
+    /// [`accept`](Self::accept) or [`respond`](Self::respond). Needs no random source.
     ///
     /// `now` starts the clock: the handshake must finish within
     /// [`Config::handshake_timeout`] of it.
@@ -300,8 +316,8 @@ impl Connection {
             failed: false,
             eof: false,
             finished: false,
+            pongs: PongQueue::default(),
             pong: None,
-            pong_end: 0,
             sending: None,
             sending_compressed: false,
             #[cfg(feature = "deflate")]
@@ -369,14 +385,28 @@ impl Connection {
                 .map_or(0, |(_, len)| frame_len(len.into(), self.masks()))
     }
 
-    /// Received bytes not yet decoded into events.
+    /// Received bytes not yet decoded into events (bounded by the limits of [`Config`]).
     pub fn buffered_input(&self) -> usize {
         self.rx.buffered()
     }
 
-    /// Heap bytes held by the connection's buffers (input, message assembly, output).
+    /// Heap bytes held by the connection: its buffers (input, message assembly, output),
+    /// and with permessage-deflate negotiated, an estimate of the compressor's and
+    /// decompressor's state (zlib's tables and windows, from the agreed window sizes).
     pub fn heap_usage(&self) -> usize {
-        self.rx.capacity() + self.tx.capacity()
+        let buffers = self.rx.capacity() + self.tx.capacity();
+        #[cfg(feature = "deflate")]
+        if let Some(deflater) = &self.deflater {
+            return buffers + deflater.heap_estimate() + self.rx.inflater_heap_estimate();
+        }
+        buffers
+    }
+
+    /// No event will follow: [`Event::Closed`] has been returned (or the application
+    /// answered the opening request with [`respond`](Self::respond)). `None` from
+    /// [`poll_event`](Self::poll_event) means "wait for input" until this is true.
+    pub fn is_finished(&self) -> bool {
+        self.finished && self.deferred_event.is_none()
     }
 
     /// Gives back the heap memory the buffers hold beyond their current contents.
@@ -425,35 +455,47 @@ impl Connection {
         }
     }
 
-    /// A buffer to read the transport into directly; report the count with
-    /// [`handle_read`](Self::handle_read). Read into all of it or a prefix, once, then
-    /// report it before any other call on the connection: in particular
-    /// [`handle_timeout`](Self::handle_timeout) may give the buffer's unused room back
-    /// ([`Config::idle_shrink`]), and [`handle_bytes`](Self::handle_bytes) writes into it.
-    /// Calling `read_buf` and then not reading (a non-blocking socket that would block) is
-    /// fine.
+    /// A buffer to read the transport into directly (no copy): read into it, then
+    /// [`commit`](ReadBuf::commit) the number of bytes read. The guard borrows the
+    /// connection, so nothing else can happen in between; dropping it without committing
+    /// (a non-blocking read that would block) reports nothing.
     ///
     /// Usually at least [`Config::read_chunk`] bytes long. While a large message is being
     /// received it is the message's own buffer, holding exactly the rest of the current
     /// frame or a part of it (so the payload is not copied again), and right after such a
     /// frame it is one frame header long (14 bytes), so that the next frame's payload can
     /// be read into place too. Never empty.
-    pub fn read_buf(&mut self) -> &mut [u8] {
-        self.rx.read_region(&self.config)
-    }
-
-    /// Reports that `n` bytes were read into [`read_buf`](Self::read_buf) (clamped to its
-    /// length).
-    pub fn handle_read(&mut self, n: usize) {
-        if self.finished || n == 0 {
-            return;
-        }
-        self.rx.commit(n);
-        self.on_input();
+    ///
+    /// ```
+    /// # use ws_proto::{Config, Connection, Event, Negotiated, Role, Timestamp};
+    /// # use std::io::Read;
+    /// # let mut conn = Connection::upgraded(Role::Client, Negotiated::new(), Config::default(), Timestamp::ZERO);
+    /// # let mut socket: &[u8] = &[0x81, 0x02, b'h', b'i'];
+    /// let mut buf = conn.read_buf();
+    /// let n = socket.read(&mut buf)?;
+    /// buf.commit(n);
+    /// # let mut events = Vec::new();
+    /// # assert_eq!(conn.poll_event(&mut events), Some(Event::Text("hi")));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// Nothing else can be called while the buffer is held:
+    ///
+    /// ```compile_fail
+    /// # use ws_proto::{Config, Connection, Negotiated, Role, Timestamp};
+    /// # let mut conn = Connection::upgraded(Role::Server, Negotiated::new(), Config::default(), Timestamp::ZERO);
+    /// let buf = conn.read_buf();
+    /// conn.handle_timeout(Timestamp::ZERO); // error: `conn` is borrowed by `buf`
+    /// buf.commit(0);
+    /// ```
+    pub fn read_buf(&mut self) -> ReadBuf<'_> {
+        self.rx.read_region(&self.config);
+        ReadBuf { conn: self }
     }
 
     /// Reports that the transport's read side ended. If no Close frame was received, the
-    /// next events are whatever complete input remains, then [`Event::Close`] with 1006.
+    /// next events are whatever complete input remains, then [`Event::Closed`] with 1006
+    /// ([`CloseCause::Eof`]).
     pub fn handle_eof(&mut self) {
         self.eof = true;
     }
@@ -476,8 +518,16 @@ impl Connection {
         }
         if self.timers.take_expired(Timer::Keepalive) && self.state() == State::Open {
             if self.keepalive_ping_out {
-                let event = self.fail(ProtocolError::KeepaliveTimeout);
-                self.deferred_event = Some(event);
+                let code = CloseCode::INTERNAL_ERROR;
+                self.queue_close(code, "keepalive timeout");
+                self.failed = true;
+                self.finish();
+                self.deferred_event = Some(Event::Closed(Closed {
+                    code,
+                    reason: "keepalive timeout",
+                    was_clean: false,
+                    cause: CloseCause::KeepaliveTimeout,
+                }));
             } else {
                 // At most one keepalive Ping waits in the queue: a peer that sends but
                 // never reads must not make us queue one per interval.
@@ -498,16 +548,8 @@ impl Connection {
             self.timed_out = true;
             if !self.finished {
                 // Our Close was never answered.
-                self.deferred_event = Some(self.end_abnormally());
+                self.deferred_event = Some(self.end_abnormally(CloseCause::CloseTimeout));
             }
-        }
-    }
-
-    /// Reports that `n` bytes of [`poll_transmit`](Self::poll_transmit) were written.
-    pub fn handle_transmitted(&mut self, n: usize) {
-        self.tx.advance(n);
-        if n > 0 {
-            self.restart_idle();
         }
     }
 
@@ -536,7 +578,7 @@ impl Connection {
         match self.rx.next(buf, rules) {
             Ok(Some(incoming)) => self.on_incoming(incoming),
             // The transport ended without a Close frame.
-            Ok(None) if self.eof => Some(self.end_abnormally()),
+            Ok(None) if self.eof => Some(self.end_abnormally(CloseCause::Eof)),
             Ok(None) => None,
             Err(error) => Some(self.fail(error)),
         }
@@ -549,11 +591,26 @@ impl Connection {
         self.timers.next()
     }
 
-    /// Bytes to write to the transport (empty when there are none). Report what was
-    /// written with [`handle_transmitted`](Self::handle_transmitted).
-    pub fn poll_transmit(&mut self) -> &[u8] {
+    /// The bytes to write to the transport (empty when there are none). Write them, then
+    /// [`advance`](Transmit::advance) by the number written; the rest is offered again
+    /// next time. The guard borrows the connection, so nothing can be queued or reordered
+    /// in between.
+    ///
+    /// ```
+    /// # use ws_proto::{Config, Connection, Negotiated, Role, Timestamp};
+    /// # use std::io::Write;
+    /// # let mut conn = Connection::upgraded(Role::Server, Negotiated::new(), Config::default(), Timestamp::ZERO);
+    /// # conn.send_text("hello").unwrap();
+    /// # let mut socket = Vec::new();
+    /// let out = conn.poll_transmit();
+    /// let n = socket.write(&out)?; // may take only a part
+    /// out.advance(n);
+    /// # assert_eq!(conn.buffered_amount(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn poll_transmit(&mut self) -> Transmit<'_> {
         self.flush_pong();
-        self.tx.pending()
+        Transmit { conn: self }
     }
 
     // ---- commands ----
@@ -651,22 +708,42 @@ impl Connection {
         }
     }
 
-    /// Moves a pending automatic Pong into the queue once the previous one was written,
-    /// so a Ping flood with a stalled reader leaves at most one Pong queued and one
-    /// pending (the newest payload).
-    fn flush_pong(&mut self) {
-        if self.pong.is_some() && self.tx.written_total() >= self.pong_end {
-            self.force_pong();
+    /// Answers a Ping: its Pong goes into the queue now, after everything queued so far
+    /// and before anything the application sends in answer to later input, unless
+    /// [`MAX_QUEUED_PONGS`] wait unwritten; then it is held back, replacing any Ping held
+    /// before it (only the newest is answered).
+    fn answer_ping(&mut self, payload: &[u8]) {
+        self.pongs.forget_written(self.tx.written_total());
+        if self.pong.is_none() && !self.pongs.is_full() {
+            self.push_pong(payload);
+        } else {
+            let mut held = [0u8; MAX_CONTROL_PAYLOAD];
+            held[..payload.len()].copy_from_slice(payload);
+            self.pong = Some((held, payload.len() as u8));
         }
     }
 
+    /// Queues the held-back Pong once the queue has room for it again.
+    fn flush_pong(&mut self) {
+        if self.pong.is_some() {
+            self.pongs.forget_written(self.tx.written_total());
+            if !self.pongs.is_full() {
+                self.force_pong();
+            }
+        }
+    }
+
+    /// Queues the held-back Pong whatever is waiting (before our Close: nothing after it).
     fn force_pong(&mut self) {
         if let Some((payload, len)) = self.pong.take() {
-            let key = self.mask_key();
-            self.tx
-                .push_frame(OpCode::Pong, true, 0, &payload[..usize::from(len)], key);
-            self.pong_end = self.tx.queued_total();
+            self.push_pong(&payload[..usize::from(len)]);
         }
+    }
+
+    fn push_pong(&mut self, payload: &[u8]) {
+        let key = self.mask_key();
+        self.tx.push_frame(OpCode::Pong, true, 0, payload, key);
+        self.pongs.push(self.tx.queued_total());
     }
 
     /// Queues our Close frame (any pending Pong goes first: nothing after Close).
@@ -697,7 +774,12 @@ impl Connection {
         }
         self.failed = true;
         self.finish();
-        Event::Error(error)
+        Event::Closed(Closed {
+            code: error.close_code(),
+            reason: error.reason(),
+            was_clean: false,
+            cause: CloseCause::ProtocolError(error),
+        })
     }
 
     /// No event follows the one being reported; later input is dropped.
@@ -706,13 +788,15 @@ impl Connection {
         self.rx.clear();
     }
 
-    /// Ends the connection without a Close from the peer: reports 1006 (RFC 6455 §7.1.5).
-    pub(super) fn end_abnormally(&mut self) -> Event<'static> {
+    /// Ends the connection without a Close exchange: reports 1006 (RFC 6455 §7.1.5).
+    pub(super) fn end_abnormally(&mut self, cause: CloseCause) -> Event<'static> {
         self.finish();
-        Event::Close {
+        Event::Closed(Closed {
             code: CloseCode::ABNORMAL,
             reason: "",
-        }
+            was_clean: false,
+            cause,
+        })
     }
 
     fn on_incoming<'b>(&mut self, incoming: Incoming<'b>) -> Option<Event<'b>> {
@@ -723,9 +807,7 @@ impl Connection {
             Incoming::TextPiece(text, fin) => Event::TextPiece { text, fin },
             Incoming::Ping(buf) => {
                 if self.config.auto_pong && !self.close_sent {
-                    let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
-                    payload[..buf.len()].copy_from_slice(buf);
-                    self.pong = Some((payload, buf.len() as u8));
+                    self.answer_ping(buf);
                 }
                 Event::Ping(buf)
             }
@@ -734,11 +816,20 @@ impl Connection {
                 Ok((code, reason)) => {
                     self.close_received = true;
                     self.finish();
-                    if !self.close_sent {
-                        // Echo the peer's code (an empty Close is answered with an empty one).
-                        self.queue_close(code, "");
-                    }
-                    Event::Close { code, reason }
+                    let cause = if self.close_sent {
+                        CloseCause::LocalClose
+                    } else {
+                        // Echo the peer's code and reason (an empty Close is answered with
+                        // an empty one), as browsers and other libraries expect.
+                        self.queue_close(code, reason);
+                        CloseCause::PeerClose
+                    };
+                    Event::Closed(Closed {
+                        code,
+                        reason,
+                        was_clean: true,
+                        cause,
+                    })
                 }
                 Err(CloseBodyError::OneByte) => self.fail(ProtocolError::InvalidCloseBody),
                 Err(CloseBodyError::InvalidCode(code)) => {
@@ -747,5 +838,133 @@ impl Connection {
                 Err(CloseBodyError::InvalidUtf8) => self.fail(ProtocolError::InvalidUtf8),
             },
         })
+    }
+}
+
+/// End positions, in the output stream, of the automatic Pongs queued and not yet written.
+#[derive(Debug, Default)]
+struct PongQueue {
+    ends: [u64; MAX_QUEUED_PONGS],
+    first: usize,
+    len: usize,
+}
+
+impl PongQueue {
+    fn is_full(&self) -> bool {
+        self.len == MAX_QUEUED_PONGS
+    }
+
+    fn push(&mut self, end: u64) {
+        debug_assert!(!self.is_full());
+        self.ends[(self.first + self.len) % MAX_QUEUED_PONGS] = end;
+        self.len += 1;
+    }
+
+    /// Drops the Pongs that `written` bytes of output have sent.
+    fn forget_written(&mut self, written: u64) {
+        while self.len > 0 && self.ends[self.first] <= written {
+            self.first = (self.first + 1) % MAX_QUEUED_PONGS;
+            self.len -= 1;
+        }
+    }
+}
+
+/// The buffer that [`Connection::read_buf`] offers, borrowing the connection until the
+/// bytes read into it are [committed](Self::commit).
+#[must_use = "read into the buffer, then commit the count"]
+pub struct ReadBuf<'a> {
+    conn: &'a mut Connection,
+}
+
+impl ReadBuf<'_> {
+    /// Reports that the first `n` bytes of the buffer were filled by a read; decoding
+    /// happens in [`Connection::poll_event`]. Ignored once the connection has ended.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is larger than the buffer: more bytes than were offered cannot have been
+    /// read into it.
+    pub fn commit(self, n: usize) {
+        let len = self.len();
+        assert!(
+            n <= len,
+            "ReadBuf::commit({n}) beyond the {len}-byte buffer that was offered"
+        );
+        let conn = self.conn;
+        if conn.finished || n == 0 {
+            return;
+        }
+        conn.rx.commit(n);
+        conn.on_input();
+    }
+}
+
+impl core::ops::Deref for ReadBuf<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.conn.rx.offered()
+    }
+}
+
+impl core::ops::DerefMut for ReadBuf<'_> {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        self.conn.rx.offered_mut()
+    }
+}
+
+impl core::fmt::Debug for ReadBuf<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ReadBuf").field("len", &self.len()).finish()
+    }
+}
+
+/// The output that [`Connection::poll_transmit`] offers, borrowing the connection until
+/// the number of bytes written is reported with [`advance`](Self::advance).
+#[must_use = "write the bytes, then advance by the number written"]
+pub struct Transmit<'a> {
+    conn: &'a mut Connection,
+}
+
+impl Transmit<'_> {
+    /// Reports that the first `n` bytes were written to the transport; they are dropped
+    /// from the queue. Not calling it (a write that would block) leaves everything queued.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is larger than the bytes offered.
+    pub fn advance(self, n: usize) {
+        let len = self.len();
+        assert!(
+            n <= len,
+            "Transmit::advance({n}) beyond the {len} bytes that were offered"
+        );
+        let conn = self.conn;
+        conn.tx.advance(n);
+        if n > 0 {
+            conn.restart_idle();
+        }
+    }
+}
+
+impl core::ops::Deref for Transmit<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.conn.tx.pending()
+    }
+}
+
+impl AsRef<[u8]> for Transmit<'_> {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+impl core::fmt::Debug for Transmit<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Transmit")
+            .field("len", &self.len())
+            .finish()
     }
 }

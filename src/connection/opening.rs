@@ -1,5 +1,5 @@
 //! The opening phase of a [`Connection`]: reading the HTTP upgrade, the application's
-//! answer (`accept` / `reject`), the client's check of the response, and the handshake
+//! answer (`accept` / `respond`), the client's check of the response, and the handshake
 //! timeout's consequences.
 
 use alloc::boxed::Box;
@@ -7,10 +7,11 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{Connection, Phase};
+use crate::close::CloseCode;
 #[cfg(feature = "deflate")]
 use crate::deflate;
-use crate::error::{HandshakeError, ProtocolError};
-use crate::event::Event;
+use crate::error::HandshakeError;
+use crate::event::{CloseCause, Closed, Event};
 use crate::handshake::{
     Accept, AcceptError, Negotiated, accept_response, parse_request, parse_response,
     reject_response,
@@ -23,7 +24,7 @@ impl Connection {
     /// opens the connection. Frames the client sent early are decoded next.
     ///
     /// Choosing a subprotocol or extension the client did not offer, or an invalid header,
-    /// returns an error and changes nothing (answer again, or [`reject`](Self::reject)).
+    /// returns an error and changes nothing (answer again, or [`respond`](Self::respond)).
     pub fn accept(&mut self, accept: &Accept) -> Result<(), AcceptError> {
         let Phase::ServerHandshake {
             request: Some(request),
@@ -71,11 +72,13 @@ impl Connection {
         Ok(())
     }
 
-    /// (Server) Refuses the pending [`Event::Request`] with any final status (e.g. 403 for
-    /// an unwelcome `Origin`, 401 without credentials, 404 for an unknown path), extra
-    /// headers and a body. The connection is then [`State::Closed`](super::State::Closed): write the response
-    /// and close the transport.
-    pub fn reject(
+    /// (Server) Answers the pending request with an HTTP response instead of opening the
+    /// WebSocket: refuse an upgrade with any final status (403 for an unwelcome `Origin`,
+    /// 401 without credentials, 404 for an unknown path). The response carries the extra
+    /// headers, the body and `Connection: close`. The connection is then finished
+    /// ([`State::Closed`](super::State::Closed), no further event): write the response and
+    /// close the transport.
+    pub fn respond(
         &mut self,
         status: u16,
         headers: &[(String, String)],
@@ -102,7 +105,7 @@ impl Connection {
         match &mut self.phase {
             Phase::ServerHandshake {
                 request: Some(_), ..
-            } => None, // waiting for accept() or reject()
+            } => None, // waiting for accept() or respond()
             Phase::ServerHandshake { parser, request } => match parser.advance(live) {
                 Ok(Some(head_len)) => match parse_request(&live[..head_len]) {
                     Ok(parsed) => {
@@ -176,6 +179,13 @@ impl Connection {
                     return None;
                 };
                 self.refuse();
+                let status = response.status();
+                self.deferred_event = Some(Event::Closed(Closed {
+                    code: CloseCode::ABNORMAL,
+                    reason: "",
+                    was_clean: false,
+                    cause: CloseCause::HandshakeFailed(HandshakeError::Rejected(status)),
+                }));
                 Some(Event::Rejected {
                     response,
                     body: buf,
@@ -191,13 +201,18 @@ impl Connection {
             return None;
         }
         self.refuse();
-        Some(self.end_abnormally())
+        Some(self.end_abnormally(CloseCause::Eof))
     }
 
     pub(super) fn fail_handshake<'b>(&mut self, error: HandshakeError) -> Event<'b> {
         self.refuse();
         self.failed = true;
-        Event::Error(ProtocolError::Handshake(error))
+        Event::Closed(Closed {
+            code: CloseCode::ABNORMAL,
+            reason: "",
+            was_clean: false,
+            cause: CloseCause::HandshakeFailed(error),
+        })
     }
 
     /// Ends the handshake phase without opening; what is queued (an HTTP answer) gets

@@ -31,7 +31,7 @@ impl Connection {
     /// writes, before any byte that [`poll_transmit`](Self::poll_transmit) returns from
     /// then on. The connection cannot know when it has finished: these bytes never enter
     /// the queue, so [`buffered_amount`](Self::buffered_amount),
-    /// [`handle_transmitted`](Self::handle_transmitted) and
+    /// [`Transmit::advance`](super::Transmit::advance) and
     /// [`Config::max_outbound_buffer`](crate::Config::max_outbound_buffer) do not count
     /// them, and [`should_close_transport`](Self::should_close_transport) does not wait
     /// for them.
@@ -77,9 +77,9 @@ impl Connection {
     /// }
     /// // Then, as always, whatever is queued (everything, had it returned `None`).
     /// let queued = server.poll_transmit();
-    /// socket.write_all(queued)?;
+    /// socket.write_all(&queued)?;
     /// let n = queued.len();
-    /// server.handle_transmitted(n);
+    /// queued.advance(n);
     ///
     /// // The peer sees an ordinary message.
     /// let mut client = Connection::upgraded(Role::Client, ws_proto::Negotiated::new(), Config::default(), ws_proto::Timestamp::ZERO);

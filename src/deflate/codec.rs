@@ -12,6 +12,14 @@ use super::DeflateConfig;
 /// The tail a sync flush ends with, removed by senders and put back by receivers.
 const TRAILER: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
 
+/// zlib's fixed-size compressor state at memory level 8: the hash head table (2^15
+/// entries of 2 bytes) and the pending buffer (2^14 symbols of 4 bytes), plus the state
+/// struct.
+const DEFLATE_TABLES: usize = (64 << 10) + (64 << 10) + (6 << 10);
+
+/// zlib's fixed-size decompressor state: the code tables and the state struct.
+const INFLATE_TABLES: usize = 8 << 10;
+
 /// Output room asked of the allocator per inflate step.
 const INFLATE_STEP: usize = 32 << 10;
 
@@ -27,6 +35,8 @@ pub(crate) enum InflateError {
 /// Decompresses incoming messages.
 pub(crate) struct Inflater {
     inner: Decompress,
+    /// Window bits of the peer's compressor (what we inflate with).
+    bits: u8,
     /// Reset after every message (the peer does not take context over).
     reset: bool,
     /// The peer ended the DEFLATE stream (BFINAL): reset before the next message.
@@ -44,11 +54,19 @@ impl fmt::Debug for Inflater {
 impl Inflater {
     /// An inflater for a peer that compresses with `bits` of window.
     pub(crate) fn new(bits: u8, no_context_takeover: bool) -> Self {
+        let bits = bits.clamp(9, 15);
         Inflater {
-            inner: Decompress::new_with_window_bits(false, bits.clamp(9, 15)),
+            inner: Decompress::new_with_window_bits(false, bits),
+            bits,
             reset: no_context_takeover,
             ended: false,
         }
+    }
+
+    /// Heap held by the decompressor, estimated from zlib's layout: the window and the
+    /// decoding tables.
+    pub(crate) fn heap_estimate(&self) -> usize {
+        (1usize << self.bits) + INFLATE_TABLES
     }
 
     /// Inflates `input` (compressed payload bytes of the current message), appending to
@@ -131,6 +149,8 @@ impl Inflater {
 
 /// Compresses outgoing messages.
 pub(crate) struct Deflater {
+    /// Window bits of our compressor.
+    bits: u8,
     /// `None` when the window we may use is 8 bits: messages go out uncompressed.
     inner: Option<Compress>,
     reset: bool,
@@ -152,11 +172,23 @@ impl Deflater {
     /// A compressor limited to `bits` of window.
     pub(crate) fn new(bits: u8, no_context_takeover: bool, config: &DeflateConfig) -> Self {
         let level = Compression::new(config.level.min(9));
+        let bits = bits.min(15);
         Deflater {
-            inner: (bits >= 9).then(|| Compress::new_with_window_bits(level, false, bits.min(15))),
+            bits,
+            inner: (bits >= 9).then(|| Compress::new_with_window_bits(level, false, bits)),
             reset: no_context_takeover,
             min_size: config.min_message_size,
             buf: Vec::new(),
+        }
+    }
+
+    /// Heap held by the compressor, estimated from zlib's layout: the window (twice its
+    /// size), the hash chains and head table, and the pending-output buffer, at the memory
+    /// level flate2 uses (8).
+    pub(crate) fn heap_estimate(&self) -> usize {
+        match &self.inner {
+            Some(_) => (4usize << self.bits) + DEFLATE_TABLES + self.buf.capacity(),
+            None => self.buf.capacity(),
         }
     }
 

@@ -39,7 +39,7 @@ pub enum AcceptError {
     /// A body for a 204 or 304 response, which cannot carry one.
     BodyNotAllowed,
     /// [`Connection::accept`](crate::Connection::accept) or
-    /// [`Connection::reject`](crate::Connection::reject) without a request waiting for an
+    /// [`Connection::respond`](crate::Connection::respond) without a request waiting for an
     /// answer (not a server, already answered, or no request received yet).
     NoPendingRequest,
     /// `permessage-deflate` in [`Accept::extensions`]: the connection negotiates it

@@ -6,7 +6,7 @@
 
 #![allow(dead_code)]
 
-use ws_proto::{Config, Connection, Event, ProtocolError, Rng, Role};
+use ws_proto::{CloseCause, Config, Connection, Event, ProtocolError, Rng, Role};
 
 // ---------------------------------------------------------------------------------------
 // Deterministic random sources
@@ -343,8 +343,12 @@ pub enum Owned {
     BinaryPiece(Vec<u8>, bool),
     Ping(Vec<u8>),
     Pong(Vec<u8>),
+    /// `Event::Closed` by a Close exchange, the transport's end or the close timeout.
     Close(u16, String),
+    /// `Event::Closed` because the peer broke the protocol.
     Error(ProtocolError),
+    /// `Event::Closed` for any other cause (a keepalive timeout, a failed handshake).
+    Ended(CloseCause),
 }
 
 impl Owned {
@@ -370,8 +374,14 @@ impl From<Event<'_>> for Owned {
             Event::BinaryPiece { data, fin } => Owned::BinaryPiece(data.to_vec(), fin),
             Event::Ping(p) => Owned::Ping(p.to_vec()),
             Event::Pong(p) => Owned::Pong(p.to_vec()),
-            Event::Close { code, reason } => Owned::Close(code.0, reason.to_owned()),
-            Event::Error(e) => Owned::Error(e),
+            Event::Closed(closed) => match closed.cause {
+                CloseCause::ProtocolError(e) => Owned::Error(e),
+                CloseCause::PeerClose
+                | CloseCause::LocalClose
+                | CloseCause::Eof
+                | CloseCause::CloseTimeout => Owned::Close(closed.code.0, closed.reason.to_owned()),
+                other => Owned::Ended(other),
+            },
             // Handshake events never occur on an already upgraded connection.
             other => panic!("unexpected event {other:?}"),
         }
@@ -397,9 +407,9 @@ pub fn drain(conn: &mut Connection) -> Vec<u8> {
         if pending.is_empty() {
             break;
         }
-        out.extend_from_slice(pending);
+        out.extend_from_slice(&pending);
         let n = pending.len();
-        conn.handle_transmitted(n);
+        pending.advance(n);
     }
     out
 }
@@ -414,7 +424,7 @@ pub fn drain_partial(conn: &mut Connection, step: usize) -> Vec<u8> {
         }
         let n = pending.len().min(step);
         out.extend_from_slice(&pending[..n]);
-        conn.handle_transmitted(n);
+        pending.advance(n);
     }
     out
 }
@@ -441,8 +451,8 @@ pub fn feed_chunked(conn: &mut Connection, bytes: &[u8], sizes: &[usize]) -> Vec
     out
 }
 
-/// Like [`feed_chunked`], but copies each chunk into [`Connection::read_buf`] and reports
-/// it with [`Connection::handle_read`].
+/// Like [`feed_chunked`], but copies each chunk into [`Connection::read_buf`] and commits
+/// it.
 pub fn read_chunked(conn: &mut Connection, bytes: &[u8], sizes: &[usize]) -> Vec<Owned> {
     let mut out = Vec::new();
     let mut pos = 0;
@@ -453,11 +463,11 @@ pub fn read_chunked(conn: &mut Connection, bytes: &[u8], sizes: &[usize]) -> Vec
             .copied()
             .unwrap_or(1)
             .max(1);
-        let buf = conn.read_buf();
+        let mut buf = conn.read_buf();
         let n = size.min(buf.len()).min(bytes.len() - pos);
         assert!(n > 0, "read_buf offered no room");
         buf[..n].copy_from_slice(&bytes[pos..pos + n]);
-        conn.handle_read(n);
+        buf.commit(n);
         out.extend(events(conn));
         pos += n;
         i += 1;

@@ -165,15 +165,16 @@ async fn ws_proto_echo(mut stream: TcpStream) -> io::Result<()> {
                 break;
             }
             let n = out.len();
-            stream.write_all(out).await?;
-            conn.handle_transmitted(n);
+            stream.write_all(&out).await?;
+            out.advance(n);
         }
         if conn.should_close_transport() {
             return Ok(());
         }
-        match stream.read(conn.read_buf()).await? {
+        let mut rb = conn.read_buf();
+        match stream.read(&mut rb).await? {
             0 => conn.handle_eof(),
-            n => conn.handle_read(n),
+            n => rb.commit(n),
         }
     }
 }

@@ -248,8 +248,13 @@ fn print_memory(rt: &Runtime) {
     let fresh = alloc::live() - base;
     let mut io = io::MemIo::new(wire, 1, false);
     let mut buf = Vec::new();
-    while let n @ 1.. = io.read_into(conn.read_buf()) {
-        conn.handle_read(n);
+    loop {
+        let mut read_buf = conn.read_buf();
+        let n = io.read_into(&mut read_buf);
+        if n == 0 {
+            break;
+        }
+        read_buf.commit(n);
         while conn.poll_event(&mut buf).is_some() {}
     }
     drop(buf);

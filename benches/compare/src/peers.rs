@@ -76,7 +76,7 @@ pub fn run(lib: Lib, w: &Workload, repeat: usize, full: bool, rt: &Runtime) -> T
     }
 }
 
-/// Fed in 64 KiB reads through `read_buf`/`handle_read`; one event buffer reused.
+/// Fed in 64 KiB reads through `read_buf`/`ReadBuf::commit`; one event buffer reused.
 fn ws_proto_recv(role: Role, wire: &[u8], repeat: usize, full: bool) -> Tally {
     let mut config = Config::default();
     config.read_chunk = READ_SIZE;
@@ -85,11 +85,12 @@ fn ws_proto_recv(role: Role, wire: &[u8], repeat: usize, full: bool) -> Tally {
     let mut buf = Vec::new();
     let mut tally = Tally::default();
     loop {
-        let n = io.read_into(conn.read_buf());
+        let mut read_buf = conn.read_buf();
+        let n = io.read_into(&mut read_buf);
         if n == 0 {
             return tally;
         }
-        conn.handle_read(n);
+        read_buf.commit(n);
         while let Some(event) = conn.poll_event(&mut buf) {
             match event {
                 Event::Binary(data) => tally.add(data, full),
@@ -208,7 +209,7 @@ fn ws_proto_send(w: &Workload, client: bool, count: usize, full: bool) -> MemIo<
             }
             .expect("ws-proto send");
             let n = io.write_from([conn.poll_transmit()]);
-            conn.handle_transmitted(n);
+            conn.poll_transmit().advance(n);
         }
         return io;
     }
@@ -230,7 +231,7 @@ fn ws_proto_send(w: &Workload, client: bool, count: usize, full: bool) -> MemIo<
         let pending = conn.poll_transmit();
         if !pending.is_empty() {
             let n = io.write_from([pending]);
-            conn.handle_transmitted(n);
+            pending.advance(n);
         }
     }
     io
