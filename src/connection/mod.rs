@@ -359,6 +359,7 @@ impl Connection {
             State::Connecting
         } else if self.failed
             || self.eof
+            || self.finished
             || matches!(self.phase, Phase::Refused)
             || (self.close_sent && self.close_received)
         {

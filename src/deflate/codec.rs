@@ -12,13 +12,14 @@ use super::DeflateConfig;
 /// The tail a sync flush ends with, removed by senders and put back by receivers.
 const TRAILER: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
 
-/// zlib's fixed-size compressor state at memory level 8: the hash head table (2^15
-/// entries of 2 bytes) and the pending buffer (2^14 symbols of 4 bytes), plus the state
-/// struct.
-const DEFLATE_TABLES: usize = (64 << 10) + (64 << 10) + (6 << 10);
+/// The compressor's heap besides its window and chains (`4 << bits`): hash table, pending
+/// buffer and state, as zlib-rs (flate2's backend here) allocates them at memory level 8.
+/// Calibrated against a counting allocator by `tests/heap_estimate.rs`.
+const DEFLATE_TABLES: usize = 240 << 10;
 
-/// zlib's fixed-size decompressor state: the code tables and the state struct.
-const INFLATE_TABLES: usize = 8 << 10;
+/// The decompressor's heap: zlib-rs allocates a full 32 KiB window whatever window size
+/// was negotiated, plus its tables and state (calibrated as above).
+const INFLATE_STATE: usize = 48 << 10;
 
 /// Output room asked of the allocator per inflate step.
 const INFLATE_STEP: usize = 32 << 10;
@@ -35,8 +36,6 @@ pub(crate) enum InflateError {
 /// Decompresses incoming messages.
 pub(crate) struct Inflater {
     inner: Decompress,
-    /// Window bits of the peer's compressor (what we inflate with).
-    bits: u8,
     /// Reset after every message (the peer does not take context over).
     reset: bool,
     /// The peer ended the DEFLATE stream (BFINAL): reset before the next message.
@@ -54,19 +53,16 @@ impl fmt::Debug for Inflater {
 impl Inflater {
     /// An inflater for a peer that compresses with `bits` of window.
     pub(crate) fn new(bits: u8, no_context_takeover: bool) -> Self {
-        let bits = bits.clamp(9, 15);
         Inflater {
-            inner: Decompress::new_with_window_bits(false, bits),
-            bits,
+            inner: Decompress::new_with_window_bits(false, bits.clamp(9, 15)),
             reset: no_context_takeover,
             ended: false,
         }
     }
 
-    /// Heap held by the decompressor, estimated from zlib's layout: the window and the
-    /// decoding tables.
+    /// Heap held by the decompressor (see [`INFLATE_STATE`]).
     pub(crate) fn heap_estimate(&self) -> usize {
-        (1usize << self.bits) + INFLATE_TABLES
+        INFLATE_STATE
     }
 
     /// Inflates `input` (compressed payload bytes of the current message), appending to
@@ -183,8 +179,8 @@ impl Deflater {
     }
 
     /// Heap held by the compressor, estimated from zlib's layout: the window (twice its
-    /// size), the hash chains and head table, and the pending-output buffer, at the memory
-    /// level flate2 uses (8).
+    /// size) and hash chains, which grow with the window bits, and the fixed-size tables
+    /// and buffers, at the memory level flate2 uses (8).
     pub(crate) fn heap_estimate(&self) -> usize {
         match &self.inner {
             Some(_) => (4usize << self.bits) + DEFLATE_TABLES + self.buf.capacity(),

@@ -1,0 +1,118 @@
+//! `Connection::heap_usage` against the bytes a counting allocator sees the connection
+//! hold, with and without permessage-deflate: the estimate of zlib's state must be close.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+
+use common::*;
+use ws_proto::{Config, Connection, Negotiated, Role, Timestamp};
+
+/// Live heap bytes of the whole test binary.
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+struct Counting;
+
+// SAFETY: every call is forwarded unchanged to the system allocator; only a counter is
+// updated beside it.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::SeqCst);
+        // SAFETY: same layout as given to us.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::SeqCst);
+        // SAFETY: `ptr` came from `alloc`/`realloc` above with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::SeqCst);
+        // SAFETY: forwarded unchanged.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn live() -> isize {
+    LIVE.load(Ordering::SeqCst)
+}
+
+/// A server with the given negotiation, after one 4 KiB text message each way; returns
+/// (bytes the allocator saw it hold, `heap_usage()`).
+fn measure(negotiated: Negotiated) -> (usize, usize) {
+    // The peer first, so that its memory is not counted.
+    let mut client = Connection::upgraded_with_rng(
+        Role::Client,
+        negotiated.clone(),
+        Config::default(),
+        Timestamp::ZERO,
+        Box::new(XorShift(1)),
+    );
+    let text = "a chat line, with some words that repeat: hello hello ".repeat(80);
+    client.send_text(&text).unwrap();
+    let wire = drain(&mut client);
+
+    let before = live();
+    let mut server =
+        Connection::upgraded(Role::Server, negotiated, Config::default(), Timestamp::ZERO);
+    server.handle_bytes(&wire);
+    let mut buf = Vec::with_capacity(8 << 10);
+    let buf_bytes = buf.capacity() as isize;
+    while server.poll_event(&mut buf).is_some() {}
+    server.send_text(&text).unwrap();
+    let out = drain(&mut server);
+    assert!(!out.is_empty());
+    let held = live() - before - buf_bytes - out.capacity() as isize;
+    // The struct itself is on the stack here; only what it points to counts.
+    (held.max(0) as usize, server.heap_usage())
+}
+
+#[test]
+fn heap_usage_matches_the_allocator_with_and_without_deflate() {
+    let (plain_held, plain_reported) = measure(Negotiated::new());
+    assert!(
+        plain_reported <= plain_held && plain_held <= plain_reported + 4096,
+        "without deflate: held {plain_held}, reported {plain_reported}"
+    );
+
+    let params = ws_proto::deflate::accept(
+        &Config::default().deflate,
+        &[ws_proto::deflate::offer(&Config::default().deflate)],
+    )
+    .unwrap()
+    .0;
+    let (held, reported) = measure(Negotiated::new().with_deflate(params));
+    assert!(held > 100 << 10, "zlib's state was allocated: {held}");
+    let ratio = reported as f64 / held as f64;
+    assert!(
+        (0.75..=1.25).contains(&ratio),
+        "with deflate: held {held}, reported {reported} ({ratio:.2})"
+    );
+    println!("deflate: held {held} B, heap_usage {reported} B");
+}
+
+#[test]
+fn the_deflate_estimate_follows_the_negotiated_windows() {
+    // Window bits of the server's compressor and of the client's (what the server
+    // inflates); 8 bits means the server sends uncompressed and holds no compressor.
+    for (server_bits, client_bits) in [(15u8, 15u8), (8, 15), (9, 9), (12, 10)] {
+        let params = ws_proto::DeflateParams {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: server_bits,
+            client_max_window_bits: client_bits,
+        };
+        let (held, reported) = measure(Negotiated::new().with_deflate(params));
+        let ratio = reported as f64 / held as f64;
+        assert!(
+            (0.9..=1.1).contains(&ratio),
+            "windows {server_bits}/{client_bits}: held {held}, reported {reported}"
+        );
+    }
+}
