@@ -703,7 +703,8 @@ impl Connection {
     /// connection needs (otherwise there is nothing to give back, and no reason to wake).
     fn restart_idle(&mut self) {
         if let Some(after) = self.config.idle_shrink {
-            if self.heap_usage() > IDLE_HEAP {
+            // Only the buffers can be given back.
+            if self.rx.capacity() + self.tx.capacity() > IDLE_HEAP {
                 self.timers.arm(Timer::Idle, after);
             }
         }
@@ -725,6 +726,7 @@ impl Connection {
     }
 
     /// Queues the held-back Pong once the queue has room for it again.
+    #[inline]
     fn flush_pong(&mut self) {
         if self.pong.is_some() {
             self.pongs.forget_written(self.tx.written_total());
@@ -870,6 +872,14 @@ impl PongQueue {
     }
 }
 
+/// The panic of a count beyond what was offered (kept out of line: never taken by a
+/// correct driver).
+#[cold]
+#[track_caller]
+fn beyond(call: &str, n: usize, len: usize, what: &str) -> ! {
+    panic!("{call}({n}) beyond the {len}{what}")
+}
+
 /// The buffer that [`Connection::read_buf`] offers, borrowing the connection until the
 /// bytes read into it are [committed](Self::commit).
 #[must_use = "read into the buffer, then commit the count"]
@@ -885,12 +895,12 @@ impl ReadBuf<'_> {
     ///
     /// If `n` is larger than the buffer: more bytes than were offered cannot have been
     /// read into it.
+    #[inline]
     pub fn commit(self, n: usize) {
         let len = self.len();
-        assert!(
-            n <= len,
-            "ReadBuf::commit({n}) beyond the {len}-byte buffer that was offered"
-        );
+        if n > len {
+            beyond("ReadBuf::commit", n, len, "-byte buffer that was offered");
+        }
         let conn = self.conn;
         if conn.finished || n == 0 {
             return;
@@ -934,13 +944,13 @@ impl Transmit<'_> {
     /// # Panics
     ///
     /// If `n` is larger than the bytes offered.
+    #[inline]
     pub fn advance(self, n: usize) {
-        let len = self.len();
-        assert!(
-            n <= len,
-            "Transmit::advance({n}) beyond the {len} bytes that were offered"
-        );
         let conn = self.conn;
+        let len = conn.tx.len();
+        if n > len {
+            beyond("Transmit::advance", n, len, " bytes that were offered");
+        }
         conn.tx.advance(n);
         if n > 0 {
             conn.restart_idle();

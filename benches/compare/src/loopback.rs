@@ -22,7 +22,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio::time::timeout;
 use ws_proto::handshake::{HeadLimits, HeadParser, accept_response, parse_request};
-use ws_proto::{Accept, Config, Connection, Event};
+use ws_proto::{Accept, CloseCause, Closed, Config, Connection, Event};
 
 const LIBS: [&str; 3] = ["ws-proto", "tungstenite", "fastwebsockets"];
 const CONNECTIONS: [usize; 3] = [1, 16, 256];
@@ -155,8 +155,11 @@ async fn ws_proto_echo(mut stream: TcpStream) -> io::Result<()> {
                 Event::Request(_) => conn.accept(&Accept::default()).map_err(other)?,
                 Event::Binary(data) => conn.send_binary(data).map_err(other)?,
                 Event::Text(text) => conn.send_text(text).map_err(other)?,
-                Event::Error(e) => return Err(other(e)),
-                _ => {} // Close (answered by the connection), Ping, Pong
+                Event::Closed(Closed {
+                    cause: CloseCause::ProtocolError(e),
+                    ..
+                }) => return Err(other(e)),
+                _ => {} // Closed (a Close is answered by the connection), Ping, Pong
             }
         }
         loop {

@@ -244,7 +244,12 @@ fn print_memory(rt: &Runtime) {
     let base = alloc::live();
     let mut config = ws_proto::Config::default();
     config.read_chunk = io::READ_SIZE;
-    let mut conn = ws_proto::Connection::upgraded(ws_proto::Role::Server, ws_proto::Negotiated::new(), config, ws_proto::Timestamp::ZERO);
+    let mut conn = ws_proto::Connection::upgraded(
+        ws_proto::Role::Server,
+        ws_proto::Negotiated::new(),
+        config,
+        ws_proto::Timestamp::ZERO,
+    );
     let fresh = alloc::live() - base;
     let mut io = io::MemIo::new(wire, 1, false);
     let mut buf = Vec::new();

@@ -80,7 +80,12 @@ pub fn run(lib: Lib, w: &Workload, repeat: usize, full: bool, rt: &Runtime) -> T
 fn ws_proto_recv(role: Role, wire: &[u8], repeat: usize, full: bool) -> Tally {
     let mut config = Config::default();
     config.read_chunk = READ_SIZE;
-    let mut conn = Connection::upgraded(role, ws_proto::Negotiated::new(), config, ws_proto::Timestamp::ZERO);
+    let mut conn = Connection::upgraded(
+        role,
+        ws_proto::Negotiated::new(),
+        config,
+        ws_proto::Timestamp::ZERO,
+    );
     let mut io = MemIo::new(wire, repeat, false);
     let mut buf = Vec::new();
     let mut tally = Tally::default();
@@ -198,7 +203,12 @@ fn queued_send(client: bool, len: usize) -> bool {
 /// instructions per message), and client text is queued by `send_text_unbuffered` anyway.
 fn ws_proto_send(w: &Workload, client: bool, count: usize, full: bool) -> MemIo<'static> {
     let role = if client { Role::Client } else { Role::Server };
-    let mut conn = Connection::upgraded(role, ws_proto::Negotiated::new(), Config::default(), ws_proto::Timestamp::ZERO);
+    let mut conn = Connection::upgraded(
+        role,
+        ws_proto::Negotiated::new(),
+        Config::default(),
+        ws_proto::Timestamp::ZERO,
+    );
     let mut io = MemIo::new(&[], 1, full);
     let text = w.text_payload.as_deref();
     if queued_send(client, w.payload.len()) {
@@ -208,8 +218,9 @@ fn ws_proto_send(w: &Workload, client: bool, count: usize, full: bool) -> MemIo<
                 None => conn.send_binary(&w.payload),
             }
             .expect("ws-proto send");
-            let n = io.write_from([conn.poll_transmit()]);
-            conn.poll_transmit().advance(n);
+            let out = conn.poll_transmit();
+            let n = io.write_from([&out[..]]);
+            out.advance(n);
         }
         return io;
     }
@@ -230,7 +241,7 @@ fn ws_proto_send(w: &Workload, client: bool, count: usize, full: bool) -> MemIo<
         }
         let pending = conn.poll_transmit();
         if !pending.is_empty() {
-            let n = io.write_from([pending]);
+            let n = io.write_from([&pending[..]]);
             pending.advance(n);
         }
     }
