@@ -224,6 +224,7 @@ class Conn:
         self.partial = None  # (opcode, [payloads], compressed) of a fragmented message
         self.done = False  # the closing handshake (or the failure) was checked
         self.compressed_in = 0  # compressed messages received
+        self.send_error = None  # why a write failed (the peer had closed)
 
     # -- writing --
 
@@ -251,13 +252,19 @@ class Conn:
     def send(self, data, chunk=None, pause=0.0, timeout=WAIT):
         """Writes `data`: at once, or in `chunk`-byte writes `pause` seconds apart."""
         self.sock.settimeout(max(timeout, len(data) / 1e6))
-        if chunk is None:
-            self.sock.sendall(data)
-            return
-        for i in range(0, len(data), chunk):
-            self.sock.sendall(data[i:i + chunk])
-            if pause:
-                time.sleep(pause)
+        try:
+            if chunk is None:
+                self.sock.sendall(data)
+                return
+            for i in range(0, len(data), chunk):
+                self.sock.sendall(data[i:i + chunk])
+                if pause:
+                    time.sleep(pause)
+        except (BrokenPipeError, ConnectionResetError) as e:
+            # The peer closed while we were still writing: legitimate after it failed the
+            # connection (e.g. at the first invalid byte). What it sent before is still to
+            # be read; the expectations say whether that was right.
+            self.send_error = e
 
     # -- reading --
 
@@ -375,6 +382,9 @@ class Conn:
 
     # -- checks --
 
+    def after_send_error(self):
+        return "" if self.send_error is None else f" (a write of ours failed: {self.send_error})"
+
     def expect(self, expected, what, timeout=WAIT):
         """Reads exactly the events `expected`, in order; the first difference fails."""
         deadline = time.monotonic() + timeout
@@ -387,7 +397,7 @@ class Conn:
                            f"and then nothing for {timeout:g} s")
             except Eof:
                 raise Fail(f"{what}: expected {show_all(expected)}, got {show_all(got)} "
-                           "and then the connection closed")
+                           f"and then the connection closed{self.after_send_error()}")
             got.append(event)
             if event != want:
                 raise Fail(f"{what}: expected {show_all(expected)}, got {show_all(got)}")
@@ -404,7 +414,7 @@ class Conn:
                 raise Fail(f"{what}: got {show_all(got)} and then no Close for {timeout:g} s")
             except Eof:
                 raise Fail(f"{what}: got {show_all(got)} and then the connection closed "
-                           "without a Close frame")
+                           f"without a Close frame{self.after_send_error()}")
             got.append(event)
             if event[0] == "close":
                 return got
@@ -418,7 +428,8 @@ class Conn:
         except Timeout:
             raise Fail(f"{what}: expected Close {code}, got nothing for {timeout:g} s")
         except Eof:
-            raise Fail(f"{what}: expected Close {code}, the connection closed without a Close")
+            raise Fail(f"{what}: expected Close {code}, the connection closed without a "
+                       f"Close{self.after_send_error()}")
         if event[0] != "close" or event[1] != code:
             raise Fail(f"{what}: expected Close {code}, got {show(event)}")
         self.expect_tcp_close(f"after its Close {code}")
