@@ -30,6 +30,7 @@ whole is bounded (--timeout, 240 s by default).
 import base64
 import hashlib
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -1299,7 +1300,9 @@ def run_client_under_test(cmd, cases, tally, deadline, log_path):
     url = f"ws://127.0.0.1:{listener.getsockname()[1]}"
     argv = [a.replace("{url}", url) for a in cmd] if any("{url}" in a for a in cmd) else cmd + [url]
     log = open(log_path, "wb") if log_path else tempfile.TemporaryFile()
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    # In a process group of its own, so that a stuck client is killed with its children.
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
     results = {}
     problems = []
     seen = {"getCaseCount": False, "updateReports": False}
@@ -1311,6 +1314,7 @@ def run_client_under_test(cmd, cases, tally, deadline, log_path):
                 if proc.poll() is not None:
                     break
                 continue
+            sock.settimeout(WAIT)  # an accepted socket has none of its own
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             try:
                 target, headers, rest = read_request(sock)
@@ -1353,7 +1357,7 @@ def run_client_under_test(cmd, cases, tally, deadline, log_path):
     finally:
         status = proc.poll()
         if status is None:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             problems.append("the client did not exit within the run's time limit (killed)")
         listener.close()
@@ -1374,6 +1378,15 @@ def run_client_under_test(cmd, cases, tally, deadline, log_path):
 def play_plain(c, body):
     """getCaseCount and updateReports: the body, then a normal closing handshake."""
     return play(c, Case("- plain", body))
+
+
+def selected(case_id, only):
+    """`--only 2.7,5.` : case 2.7 (and 2.7.x), and every case of group 5."""
+    for want in only.split(","):
+        prefix = want if want.endswith(".") else want + "."
+        if case_id == want or case_id.startswith(prefix):
+            return True
+    return False
 
 
 def main(argv):
@@ -1405,7 +1418,7 @@ def main(argv):
             return usage()
     if mode is None or (mode == "client" and not cmd):
         return usage()
-    cases = [c for c in CASES if only is None or only in c.name]
+    cases = [c for c in CASES if only is None or selected(c.id, only)]
     tally = Tally(label or ("server-under-test" if mode == "server" else "client-under-test"))
     deadline = time.monotonic() + limit
     if mode == "server":
@@ -1418,11 +1431,16 @@ def main(argv):
 
 def usage():
     print(__doc__, file=sys.stderr)
-    print("Options before the mode: --label NAME (prefix of every case name), --only TEXT\n"
-          "(run the cases whose name contains TEXT), --timeout S (whole run, default 240),\n"
-          "--client-log FILE (the client's output, --client-under-test only).", file=sys.stderr)
+    print("Options, before the mode:\n"
+          "  --label NAME       prefix of every case name\n"
+          "  --only IDS         only these cases: ids or groups, comma-separated (2.7,5.)\n"
+          "  --timeout S        bound on the whole run (default 240)\n"
+          "  --client-log FILE  where the client's output goes (--client-under-test)",
+          file=sys.stderr)
     return 2
 
 
 if __name__ == "__main__":
+    # Killed by a timeout: unwind, so that a client under test is killed too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.exit(main(sys.argv[1:]))
