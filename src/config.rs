@@ -55,7 +55,8 @@ pub struct Config {
     /// Most bytes the outbound queue may hold. A send that would go past it returns
     /// [`SendError::Backpressure`](crate::SendError::Backpressure) and queues nothing.
     /// Frames the connection sends by itself are exempt, and bounded: at most two
-    /// automatic Pongs (one queued, one pending), one Close and one keepalive Ping.
+    /// 16 automatic Pongs waiting unwritten plus one held back (the newest Ping's), one
+    /// Close and one keepalive Ping.
     /// Default: 64 MiB.
     pub max_outbound_buffer: usize,
     /// Answer every Ping with a Pong automatically (Pings are still reported as events).

@@ -768,3 +768,54 @@ fn output_not_advanced_is_offered_again_and_advanced_output_never() {
     assert!(s.poll_transmit().is_empty());
     assert_eq!(s.buffered_amount(), 0);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// A message in fragments with Pings at any positions between them (and after it),
+    /// arriving in any chunks; the application echoes the message when it completes. Every
+    /// Ping that arrived before the last fragment is answered before the echo, in order;
+    /// the ones after it, after the echo.
+    #[test]
+    fn pongs_precede_the_echo_of_a_message_completed_after_them(
+        role in proptest::prop_oneof![proptest::prelude::Just(Role::Server), proptest::prelude::Just(Role::Client)],
+        fragments in proptest::collection::vec(proptest::collection::vec(b'a'..=b'z', 0..20), 1..6),
+        pings_after in proptest::collection::vec(0usize..4, 1..7),
+        chunk in 1usize..40,
+    ) {
+        // pings_after[i] Pings follow fragment i (the last entry: after the message).
+        let mut input = Vec::new();
+        let mut before_end = Vec::new();
+        let mut after_end = Vec::new();
+        let mut n = 0;
+        for (i, fragment) in fragments.iter().enumerate() {
+            let first = i == 0;
+            let last = i + 1 == fragments.len();
+            let opcode = if first { TEXT } else { CONT };
+            input.extend(peer_frame(role, last, opcode, fragment));
+            for _ in 0..pings_after.get(i).copied().unwrap_or(0) {
+                let payload = format!("p{n}").into_bytes();
+                n += 1;
+                input.extend(peer_frame(role, true, PING, &payload));
+                if last { after_end.push(payload) } else { before_end.push(payload) }
+            }
+        }
+        let message: Vec<u8> = fragments.concat();
+        let mut c = conn_default(role);
+        let mut buf = Vec::new();
+        for piece in input.chunks(chunk) {
+            c.handle_bytes(piece);
+            while let Some(event) = c.poll_event(&mut buf) {
+                if let Event::Text(text) = event {
+                    c.send_text(text).unwrap();
+                }
+            }
+        }
+        let sent: Vec<(u8, Vec<u8>)> =
+            decode(&drain(&mut c)).into_iter().map(|w| (w.opcode, w.payload)).collect();
+        let mut expected: Vec<(u8, Vec<u8>)> = before_end.into_iter().map(|p| (PONG, p)).collect();
+        expected.push((TEXT, message));
+        expected.extend(after_end.into_iter().map(|p| (PONG, p)));
+        proptest::prop_assert_eq!(sent, expected);
+    }
+}
