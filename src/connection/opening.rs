@@ -12,8 +12,8 @@ use crate::deflate;
 use crate::error::{HandshakeError, ProtocolError};
 use crate::event::Event;
 use crate::handshake::{
-    Accept, AcceptError, Negotiated, accept_response, parse_request, parse_response,
-    reject_response,
+    Accept, AcceptError, Negotiated, RequestError, accept_headers, encode_101, parse_request,
+    parse_response, reject_response,
 };
 use crate::timer::Timer;
 
@@ -32,40 +32,8 @@ impl Connection {
         else {
             return Err(AcceptError::NoPendingRequest);
         };
-        #[cfg(feature = "deflate")]
-        let (response, agreed) = {
-            if accept.extensions.iter().any(|e| e.name == deflate::NAME) {
-                return Err(AcceptError::ExtensionManagedByConnection);
-            }
-            let agreed = self
-                .config
-                .deflate
-                .enabled
-                .then(|| deflate::accept(&self.config.deflate, request.extensions()))
-                .flatten();
-            match &agreed {
-                Some((_, element)) => {
-                    let mut with_deflate = accept.clone();
-                    with_deflate.extensions.push(element.clone());
-                    (
-                        accept_response(request, &with_deflate)?,
-                        agreed.map(|(p, _)| p),
-                    )
-                }
-                None => (accept_response(request, accept)?, None),
-            }
-        };
-        #[cfg(not(feature = "deflate"))]
-        let response = accept_response(request, accept)?;
-        self.tx.push_raw(&response);
-        let mut negotiated = Negotiated::new();
-        if let Some(subprotocol) = &accept.subprotocol {
-            negotiated = negotiated.with_subprotocol(subprotocol.clone());
-        }
-        #[cfg(feature = "deflate")]
-        if let Some(params) = agreed {
-            negotiated = negotiated.with_deflate(params);
-        }
+        let (headers, negotiated) = accept_headers(request, accept, &self.config)?;
+        self.tx.push_raw(&encode_101(&headers));
         self.phase = Phase::Open;
         self.on_open(negotiated);
         Ok(())
@@ -105,6 +73,12 @@ impl Connection {
             } => None, // waiting for accept() or reject()
             Phase::ServerHandshake { parser, request } => match parser.advance(live) {
                 Ok(Some(head_len)) => match parse_request(&live[..head_len]) {
+                    // A server connection serves WebSockets only: 400 to anything else.
+                    Ok(plain) if !plain.is_upgrade() => {
+                        let e = RequestError::NotWebSocketUpgrade;
+                        self.tx.push_raw(&e.response());
+                        Some(self.fail_handshake(HandshakeError::Request(e)))
+                    }
                     Ok(parsed) => {
                         let parsed = Box::new(parsed);
                         *request = Some(parsed.clone());

@@ -24,15 +24,16 @@ use crate::deflate::DeflateParams;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-pub use client::{ClientRequest, EncodeError, UrlError};
+pub use client::{ClientRequest, EncodeError, UrlError, request_headers};
 pub use extensions::{
     ExtensionOffer, ExtensionParam, ExtensionParseError, format_extensions, parse_extensions,
 };
 pub use head::{HeadError, HeadLimits, HeadParser};
 pub use http::Header;
 pub use request::{Request, RequestError, parse_request};
-pub use response::{Response, ResponseError, parse_response};
-pub use server::{Accept, AcceptError, accept_response, reject_response};
+pub use response::{Response, ResponseError, parse_response, verify_response};
+pub(crate) use server::encode_101;
+pub use server::{Accept, AcceptError, accept_headers, accept_response, reject_response};
 
 /// GUID appended to the key before hashing (§1.3).
 const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
