@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Registry, Token};
-use ws_proto::handshake::{HeadLimits, HeadParser, RequestError, parse_request};
+use ws_proto::handshake::{HeadLimits, HeadParser, parse_request};
 use ws_proto::{Accept, CloseCode, Config, Connection, Event, SendError, State};
 
 const LISTENER: Token = Token(0);
@@ -323,10 +323,7 @@ impl Client {
                 head.extend_from_slice(&chunk[..n]);
                 let page = match parser.advance(head) {
                     Ok(None) => return,
-                    Ok(Some(len)) => matches!(
-                        parse_request(&head[..len]),
-                        Err(RequestError::NotWebSocketUpgrade)
-                    ),
+                    Ok(Some(len)) => parse_request(&head[..len]).is_ok_and(|r| !r.is_upgrade()),
                     Err(_) => false, // the connection answers 400 or 431 itself
                 };
                 self.phase = if page {

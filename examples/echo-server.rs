@@ -19,7 +19,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ws_proto::handshake::{HeadLimits, HeadParser, RequestError, parse_request};
+use ws_proto::handshake::{HeadLimits, HeadParser, parse_request};
 use ws_proto::{Accept, CloseCause, Config, Connection, Event, SendError};
 
 const KNOWN_SUBPROTOCOLS: [&str; 2] = ["chat", "superchat"];
@@ -73,7 +73,7 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
     loop {
         match parser.advance(&head) {
             Ok(Some(len)) => {
-                if let Err(RequestError::NotWebSocketUpgrade) = parse_request(&head[..len]) {
+                if parse_request(&head[..len]).is_ok_and(|r| !r.is_upgrade()) {
                     return serve_page(&mut stream, &head[..len]);
                 }
                 break;

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ws_proto::handshake::{HeadLimits, HeadParser, RequestError, parse_request};
+use ws_proto::handshake::{HeadLimits, HeadParser, parse_request};
 use ws_proto::{Accept, CloseCause, Config, Connection, Event, SendError, State};
 
 const TICK: Duration = Duration::from_millis(200);
@@ -217,7 +217,7 @@ fn read_head(stream: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
     loop {
         match parser.advance(&head) {
             Ok(Some(len)) => {
-                if let Err(RequestError::NotWebSocketUpgrade) = parse_request(&head[..len]) {
+                if parse_request(&head[..len]).is_ok_and(|r| !r.is_upgrade()) {
                     serve_page(stream, &head[..len])?;
                     return Ok(None);
                 }

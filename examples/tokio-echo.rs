@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use ws_proto::handshake::{HeadLimits, HeadParser, RequestError, parse_request};
+use ws_proto::handshake::{HeadLimits, HeadParser, parse_request};
 use ws_proto::{
     Accept, CloseCause, CloseCode, Closed, Config, Connection, Event, ProtocolError, SendError,
     State,
@@ -217,7 +217,7 @@ async fn serve(mut stream: TcpStream) -> io::Result<String> {
     loop {
         match parser.advance(&head) {
             Ok(Some(len)) => {
-                if let Err(RequestError::NotWebSocketUpgrade) = parse_request(&head[..len]) {
+                if parse_request(&head[..len]).is_ok_and(|r| !r.is_upgrade()) {
                     stream.write_all(&page_response(&head[..len])).await?;
                     stream.shutdown().await?;
                     return Ok("served the page".into());

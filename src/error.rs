@@ -120,8 +120,6 @@ pub enum HandshakeError {
     Request(RequestError),
     /// The server's response broke a rule of RFC 6455 §4.1.
     Response(ResponseError),
-    /// The server's permessage-deflate response broke RFC 7692.
-    Deflate(crate::deflate::DeflateError),
     /// (Client) The server answered with this status instead of 101
     /// ([`Event::Rejected`](crate::Event::Rejected) has the response).
     Rejected(u16),
@@ -141,10 +139,9 @@ impl HandshakeError {
             HandshakeError::Head(e) => Some(e.status()),
             HandshakeError::Request(e) => Some(e.status()),
             HandshakeError::EarlyData => Some(400),
-            HandshakeError::Response(_)
-            | HandshakeError::Timeout
-            | HandshakeError::Deflate(_)
-            | HandshakeError::Rejected(_) => None,
+            HandshakeError::Response(_) | HandshakeError::Timeout | HandshakeError::Rejected(_) => {
+                None
+            }
         }
     }
 }
@@ -157,7 +154,6 @@ impl fmt::Display for HandshakeError {
             HandshakeError::Response(e) => fmt::Display::fmt(e, f),
             HandshakeError::Timeout => f.write_str("timed out"),
             HandshakeError::EarlyData => f.write_str("data sent before the handshake completed"),
-            HandshakeError::Deflate(e) => fmt::Display::fmt(e, f),
             HandshakeError::Rejected(status) => write!(f, "refused by the server ({status})"),
         }
     }

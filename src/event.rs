@@ -20,6 +20,12 @@ pub enum Event<'a> {
     /// [`Connection::accept`](crate::Connection::accept) or
     /// [`Connection::respond`](crate::Connection::respond); no frame is decoded before that.
     Request(Box<Request>),
+    /// (Server) A plain HTTP request (no `Upgrade: websocket`), such as a browser loading
+    /// the page that opens the WebSocket: answer it with
+    /// [`Connection::respond`](crate::Connection::respond) (any status, headers and body),
+    /// which ends the connection. One port serves pages and WebSockets from one parse. A
+    /// request body or pipelined request that follows is not read.
+    HttpRequest(Box<Request>),
     /// (Client) The server accepted the opening handshake: the connection is open. The
     /// response carries the negotiated subprotocol and extensions.
     Connected(Box<Response>),

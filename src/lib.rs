@@ -18,8 +18,8 @@
 //! - [`Connection::client`] on a freshly connected stream, from a [`ClientRequest`] built
 //!   from a `ws://` URL; the answer is [`Event::Connected`] or [`Event::Rejected`].
 //! - [`Connection::upgraded`] when another HTTP stack (hyper, axum...) did the upgrade,
-//!   with what it [`Negotiated`] (see [`handshake`] for validating a request given as
-//!   parts and building the answer).
+//!   with the [`Negotiated`] that [`handshake::accept_headers`] (server) or
+//!   [`handshake::verify_response`] (client) returned.
 //!
 //! # Driving it
 //!
@@ -96,6 +96,13 @@
 //!   (`Timestamp` from and to `std::time::Instant`), runtime SIMD detection for UTF-8 validation.
 //!   Without it the crate is `no_std` + `alloc`, and clients supply their own [`Rng`]
 //!   through [`Connection::client_with_rng`] or [`Connection::upgraded_with_rng`].
+//! - `http` (implies `std`): conversions with the `http` crate's types, for doing the
+//!   upgrade behind hyper, axum or another stack built on them:
+//!   `Request::from_http`, `handshake::accept_http`, `handshake::request_http`,
+//!   `handshake::verify_http_response`. Without it the same is available as plain
+//!   parts: [`Request::from_parts`], [`handshake::accept_headers`],
+//!   [`handshake::request_headers`], [`handshake::verify_response`]. See
+//!   `docs/handshake.md` and `examples/axum.rs`.
 //! - `arbitrary`: `arbitrary::Arbitrary` for the configuration types, for fuzzing.
 
 #![no_std]

@@ -440,3 +440,85 @@ fn accept_reports_what_it_negotiated() {
     ));
     assert_eq!(client.negotiated(), server.negotiated());
 }
+
+// ---- HTTP on the same port ----
+
+#[test]
+fn a_plain_http_request_is_an_event_answered_with_any_response() {
+    let mut server = Connection::server(Config::default(), Timestamp::ZERO);
+    server.handle_bytes(
+        b"GET /index.html HTTP/1.1\r\nHost: example.com\r\nAccept: text/html\r\n\r\n",
+    );
+    let mut buf = Vec::new();
+    let Some(Event::HttpRequest(request)) = server.poll_event(&mut buf) else {
+        panic!("no HttpRequest")
+    };
+    assert_eq!((request.method(), request.path()), ("GET", "/index.html"));
+    assert!(!request.is_upgrade());
+    assert_eq!(request.header("accept"), Some(&b"text/html"[..]));
+    // Not an upgrade: accepting it is refused and changes nothing.
+    assert_eq!(
+        server.accept(&Accept::default()),
+        Err(ws_proto::AcceptError::NotAnUpgrade)
+    );
+    assert_eq!(server.state(), State::Connecting);
+    let headers = [("Content-Type".to_owned(), "text/html".to_owned())];
+    server.respond(200, &headers, b"<p>hi</p>").unwrap();
+    assert!(server.is_finished());
+    let out = String::from_utf8(drain(&mut server)).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+    assert!(out.contains("Content-Type: text/html\r\n"), "{out}");
+    assert!(out.contains("Content-Length: 9\r\n"), "{out}");
+    assert!(out.ends_with("\r\n\r\n<p>hi</p>"), "{out}");
+    assert!(server.should_close_transport());
+}
+
+#[test]
+fn other_methods_and_http_1_0_are_plain_requests_too() {
+    for head in [
+        &b"HEAD / HTTP/1.1\r\nHost: h\r\n\r\n"[..],
+        b"POST /form HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc",
+        b"GET / HTTP/1.0\r\n\r\n",
+    ] {
+        let mut server = Connection::server(Config::default(), Timestamp::ZERO);
+        server.handle_bytes(head);
+        let mut buf = Vec::new();
+        assert!(
+            matches!(server.poll_event(&mut buf), Some(Event::HttpRequest(_))),
+            "{}",
+            String::from_utf8_lossy(head)
+        );
+        server.respond(404, &[], b"").unwrap();
+        assert!(drain(&mut server).starts_with(b"HTTP/1.1 404 "));
+    }
+}
+
+#[test]
+fn an_upgrade_request_is_still_a_request_and_a_broken_one_still_400() {
+    let mut server = Connection::server(Config::default(), Timestamp::ZERO);
+    let mut client = Connection::client_with_rng(
+        ClientRequest::new("ws://h/").unwrap(),
+        Config::default(),
+        Timestamp::ZERO,
+        Box::new(XorShift(4)),
+    )
+    .unwrap();
+    server.handle_bytes(&drain(&mut client));
+    let mut buf = Vec::new();
+    assert!(matches!(server.poll_event(&mut buf), Some(Event::Request(r)) if r.is_upgrade()));
+
+    // An upgrade attempt that breaks a rule is not a plain request: 426 for version 8.
+    let mut server = Connection::server(Config::default(), Timestamp::ZERO);
+    server.handle_bytes(
+        b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
+    );
+    assert!(matches!(
+        end_of(&mut server),
+        Some(End {
+            cause: CloseCause::HandshakeFailed(HandshakeError::Request(_)),
+            ..
+        })
+    ));
+    assert!(drain(&mut server).starts_with(b"HTTP/1.1 426 "));
+}

@@ -4,6 +4,7 @@
 
 use proptest::prelude::*;
 use ws_proto::deflate::{DeflateConfig, DeflateError, DeflateParams};
+use ws_proto::handshake::ResponseError;
 use ws_proto::{
     Accept, ClientRequest, CloseCause, Config, Connection, Event, HandshakeError, ProtocolError,
     Rng,
@@ -458,7 +459,9 @@ fn client_fails_on_a_response_that_breaks_rfc_7692() {
         );
         assert_eq!(
             error_of(&mut client),
-            Some(CloseCause::HandshakeFailed(HandshakeError::Deflate(error))),
+            Some(CloseCause::HandshakeFailed(HandshakeError::Response(
+                ResponseError::Deflate(error)
+            ))),
             "{response}"
         );
     }

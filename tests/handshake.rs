@@ -450,3 +450,53 @@ proptest! {
         }
     }
 }
+
+/// The handshake done through parts (as behind another HTTP stack), then two upgraded
+/// connections with what each side negotiated: they agree, and compression works both ways.
+#[test]
+fn parts_handshake_then_upgraded_connections() {
+    use ws_proto::handshake::{accept_headers, generate_key, request_headers, verify_response};
+    use ws_proto::{Request, Role};
+
+    let config = Config::default();
+    let offer = ClientRequest::new("ws://example.com/chat")
+        .unwrap()
+        .subprotocol("chat");
+    let key = generate_key([3; 16]);
+    let headers = request_headers(&offer, &key, &config).unwrap();
+    let request = Request::from_parts("GET", offer.resource(), headers).unwrap();
+    let accept = Accept {
+        subprotocol: Some("chat".into()),
+        ..Accept::default()
+    };
+    let (answer, on_server) = accept_headers(&request, &accept, &config).unwrap();
+    let on_client = verify_response(101, answer, &offer, &key, &config).unwrap();
+    assert_eq!(on_client, on_server);
+    assert_eq!(on_server.subprotocol(), Some("chat"));
+    assert_eq!(on_server.deflate().is_some(), cfg!(feature = "deflate"));
+
+    let now = ws_proto::Timestamp::ZERO;
+    let mut server = Connection::upgraded(Role::Server, on_server, config.clone(), now);
+    let mut client =
+        Connection::upgraded_with_rng(Role::Client, on_client, config, now, Box::new(XorShift(9)));
+    let text = "compress me, ".repeat(1000);
+    let mut conns = [&mut client, &mut server];
+    for _ in 0..2 {
+        let [from, to] = &mut conns;
+        from.send_text(&text).unwrap();
+        let wire = from.poll_transmit().to_vec();
+        from.poll_transmit().advance(wire.len());
+        if cfg!(feature = "deflate") {
+            assert_eq!(wire[0] & 0x40, 0x40, "RSV1: the message is compressed");
+            assert!(
+                wire.len() < text.len() / 10,
+                "{} bytes on the wire",
+                wire.len()
+            );
+        }
+        to.handle_bytes(&wire);
+        let mut buf = Vec::new();
+        assert_eq!(to.poll_event(&mut buf), Some(Event::Text(&text)));
+        conns.reverse();
+    }
+}

@@ -1,13 +1,14 @@
 //! `HeadParser` over a request fed in growing prefixes (must agree with feeding it all at
-//! once), then `parse_request`; an accepted request must yield a 101 (`accept_response`)
-//! whose head `HeadParser` finds complete, and which a client offering what the request
-//! offered accepts (`parse_response`).
+//! once), then `parse_request`, which `Request::from_parts` must agree with; a plain
+//! request gets no 101; an accepted upgrade must yield a 101 (`accept_response`) whose head
+//! `HeadParser` finds complete, and which a client offering what the request offered
+//! accepts (`parse_response`).
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use ws_proto::handshake::{HeadLimits, HeadParser, accept_response, parse_request, parse_response};
-use ws_proto::{Accept, ClientRequest};
+use ws_proto::{Accept, AcceptError, ClientRequest, Request};
 use ws_proto_fuzz::Bytes;
 
 #[derive(Arbitrary, Debug)]
@@ -73,6 +74,23 @@ fuzz_target!(|input: Input| {
             return;
         }
     };
+    // The same request handed over as parts by another HTTP stack validates the same.
+    let parts = request.headers().iter().map(|h| (&h.name, &h.value));
+    assert_eq!(
+        Request::from_parts(request.method(), request.target(), parts).as_ref(),
+        Ok(&request),
+        "from_parts disagrees with parse_request"
+    );
+    if !request.is_upgrade() {
+        // A plain HTTP request: nothing WebSocket about it, and no 101 for it.
+        assert!(request.key().is_empty() && request.subprotocols().is_empty());
+        assert!(request.extensions().is_empty());
+        assert_eq!(
+            accept_response(&request, &Accept::default()),
+            Err(AcceptError::NotAnUpgrade)
+        );
+        return;
+    }
     let mut accept = Accept::default();
     if let Some(i) = input.subprotocol
         && !request.subprotocols().is_empty()

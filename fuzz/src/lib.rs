@@ -450,6 +450,7 @@ impl FrameSource {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Ev {
     Request(Box<Request>),
+    HttpRequest(Box<Request>),
     Connected(Box<Response>),
     Rejected(Box<Response>, Vec<u8>),
     Text(String),
@@ -470,6 +471,7 @@ impl Ev {
     pub fn from_event(event: Event<'_>) -> Ev {
         match event {
             Event::Request(r) => Ev::Request(r),
+            Event::HttpRequest(r) => Ev::HttpRequest(r),
             Event::Connected(r) => Ev::Connected(r),
             Event::Rejected { response, body } => Ev::Rejected(response, body.to_vec()),
             Event::Text(t) => Ev::Text(t.to_owned()),
@@ -981,9 +983,26 @@ impl Harness {
             self.on_event(&ev);
             self.events.push(ev.clone());
             self.check();
-            if let Ev::Request(req) = ev {
-                self.pending_request = Some(req);
-                self.respond();
+            match ev {
+                Ev::Request(req) => {
+                    self.pending_request = Some(req);
+                    self.respond();
+                }
+                Ev::HttpRequest(_) => {
+                    // A plain request: not an upgrade, answered with a page.
+                    let before = self.conn.buffered_amount();
+                    assert!(self.conn.accept(&Accept::default()).is_err());
+                    assert_eq!(self.conn.buffered_amount(), before, "failed accept queued");
+                    self.conn
+                        .respond(200, &[], b"page")
+                        .expect("answering a plain request");
+                    assert!(self.conn.is_finished(), "events may follow a response");
+                    assert_eq!(self.conn.state(), State::Closed);
+                    self.http_queued += (self.conn.buffered_amount() - before) as u64;
+                    self.terminated = true;
+                    self.check();
+                }
+                _ => {}
             }
         }
         panic!("runaway poll_event loop");
@@ -991,6 +1010,10 @@ impl Harness {
 
     fn on_event(&mut self, ev: &Ev) {
         match ev {
+            Ev::HttpRequest(r) => {
+                assert_eq!(self.role, Role::Server, "a client got an HttpRequest");
+                assert!(!r.is_upgrade());
+            }
             Ev::Request(_) => {
                 assert_eq!(self.role, Role::Server, "a client got a Request");
                 assert!(

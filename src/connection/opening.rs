@@ -13,7 +13,7 @@ use crate::deflate;
 use crate::error::HandshakeError;
 use crate::event::{CloseCause, Closed, Event};
 use crate::handshake::{
-    Accept, AcceptError, Negotiated, accept_response, parse_request, parse_response,
+    Accept, AcceptError, Negotiated, accept_headers, encode_101, parse_request, parse_response,
     reject_response,
 };
 use crate::timer::Timer;
@@ -33,40 +33,8 @@ impl Connection {
         else {
             return Err(AcceptError::NoPendingRequest);
         };
-        #[cfg(feature = "deflate")]
-        let (response, agreed) = {
-            if accept.extensions.iter().any(|e| e.name == deflate::NAME) {
-                return Err(AcceptError::ExtensionManagedByConnection);
-            }
-            let agreed = self
-                .config
-                .deflate
-                .enabled
-                .then(|| deflate::accept(&self.config.deflate, request.extensions()))
-                .flatten();
-            match &agreed {
-                Some((_, element)) => {
-                    let mut with_deflate = accept.clone();
-                    with_deflate.extensions.push(element.clone());
-                    (
-                        accept_response(request, &with_deflate)?,
-                        agreed.map(|(p, _)| p),
-                    )
-                }
-                None => (accept_response(request, accept)?, None),
-            }
-        };
-        #[cfg(not(feature = "deflate"))]
-        let response = accept_response(request, accept)?;
-        self.tx.push_raw(&response);
-        let mut negotiated = Negotiated::new();
-        if let Some(subprotocol) = &accept.subprotocol {
-            negotiated = negotiated.with_subprotocol(subprotocol.clone());
-        }
-        #[cfg(feature = "deflate")]
-        if let Some(params) = agreed {
-            negotiated = negotiated.with_deflate(params);
-        }
+        let (headers, negotiated) = accept_headers(request, accept, &self.config)?;
+        self.tx.push_raw(&encode_101(&headers));
         self.phase = Phase::Open;
         self.on_open(negotiated);
         Ok(())
@@ -111,9 +79,15 @@ impl Connection {
                     Ok(parsed) => {
                         let parsed = Box::new(parsed);
                         *request = Some(parsed.clone());
-                        // Bytes after the head are frames, decoded once accepted.
+                        // After an upgrade request's head come frames, decoded once
+                        // accepted; after a plain request's, nothing is read (a body or a
+                        // pipelined request): the answer ends the connection.
                         self.rx.consume(head_len);
-                        Some(Event::Request(parsed))
+                        Some(if parsed.is_upgrade() {
+                            Event::Request(parsed)
+                        } else {
+                            Event::HttpRequest(parsed)
+                        })
                     }
                     Err(e) => {
                         self.tx.push_raw(&e.response());
@@ -141,7 +115,10 @@ impl Connection {
                         match deflate::check_response(&self.config.deflate, response.extensions()) {
                             Ok(Some(params)) => negotiated = negotiated.with_deflate(params),
                             Ok(None) => {}
-                            Err(e) => return Some(self.fail_handshake(HandshakeError::Deflate(e))),
+                            Err(e) => {
+                                let e = crate::handshake::ResponseError::Deflate(e);
+                                return Some(self.fail_handshake(HandshakeError::Response(e)));
+                            }
                         }
                         self.rx.consume(head_len);
                         self.phase = Phase::Open;

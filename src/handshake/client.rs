@@ -1,14 +1,17 @@
 //! Client side: the handshake request built from a `ws://` or `wss://` URL (RFC 6455 §3, §4.1).
 
-use alloc::{borrow::ToOwned, format, string::String, vec::Vec};
+use alloc::borrow::{Cow, ToOwned};
+use alloc::{format, string::String, vec, vec::Vec};
 use core::fmt;
 
 use super::extensions::{ExtensionOffer, format_extensions};
 use super::http::{
-    AuthorityError, OutHeaderError, check_out_headers, is_token, parse_authority, push_header,
-    push_headers, split_resource, valid_out_value,
+    AuthorityError, OutHeaderError, check_out_headers, is_token, parse_authority, push_headers,
+    split_resource, valid_out_value,
 };
 use super::is_valid_key;
+use crate::Config;
+use crate::deflate;
 
 /// Why a URL was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -238,6 +241,17 @@ impl ClientRequest {
     /// Encodes the request head with `key` (see [`generate_key`](super::generate_key)).
     /// Everything is checked first, so an error never yields a partial request.
     pub fn encode(&self, key: &str) -> Result<Vec<u8>, EncodeError> {
+        let headers = self.header_fields(key)?;
+        let mut out = Vec::with_capacity(256);
+        out.extend_from_slice(format!("GET {} HTTP/1.1\r\n", self.resource).as_bytes());
+        push_headers(&mut out, &headers);
+        out.extend_from_slice(b"\r\n");
+        Ok(out)
+    }
+
+    /// The request's header fields with `key`, in the order [`encode`](Self::encode) writes
+    /// them, after checking everything.
+    pub(crate) fn header_fields(&self, key: &str) -> Result<Vec<(String, String)>, EncodeError> {
         if !is_valid_key(key.as_bytes()) {
             return Err(EncodeError::InvalidKey);
         }
@@ -257,31 +271,75 @@ impl ClientRequest {
         }
         check_out_headers(&self.headers, RESERVED)?;
 
-        let mut out = Vec::with_capacity(256);
-        out.extend_from_slice(format!("GET {} HTTP/1.1\r\n", self.resource).as_bytes());
-        push_header(&mut out, "Host", &self.host_header());
-        push_header(&mut out, "Upgrade", "websocket");
-        push_header(&mut out, "Connection", "Upgrade");
-        push_header(&mut out, "Sec-WebSocket-Key", key);
-        push_header(&mut out, "Sec-WebSocket-Version", "13");
+        let field = |name: &str, value: &str| (name.to_owned(), value.to_owned());
+        let mut out = vec![
+            field("Host", &self.host_header()),
+            field("Upgrade", "websocket"),
+            field("Connection", "Upgrade"),
+            field("Sec-WebSocket-Key", key),
+            field("Sec-WebSocket-Version", "13"),
+        ];
         if let Some(origin) = &self.origin {
-            push_header(&mut out, "Origin", origin);
+            out.push(field("Origin", origin));
         }
         if !self.subprotocols.is_empty() {
-            push_header(
-                &mut out,
+            out.push(field(
                 "Sec-WebSocket-Protocol",
                 &self.subprotocols.join(", "),
-            );
+            ));
         }
         if !self.extensions.is_empty() {
-            let value = format_extensions(&self.extensions);
-            push_header(&mut out, "Sec-WebSocket-Extensions", &value);
+            out.push(field(
+                "Sec-WebSocket-Extensions",
+                &format_extensions(&self.extensions),
+            ));
         }
-        push_headers(&mut out, &self.headers);
-        out.extend_from_slice(b"\r\n");
+        out.extend(self.headers.iter().cloned());
         Ok(out)
     }
+
+    /// This request with the permessage-deflate offer of `config` added, as
+    /// [`Connection::client`](crate::Connection::client) sends it: when
+    /// [`Config::deflate`](crate::Config::deflate) enables it (with the `deflate` feature)
+    /// and the request does not offer permessage-deflate already.
+    pub(crate) fn with_config_offers(&self, config: &Config) -> Cow<'_, ClientRequest> {
+        let offered = self.extensions.iter().any(|e| e.name == deflate::NAME);
+        if cfg!(feature = "deflate") && config.deflate.enabled && !offered {
+            let mut with_offer = self.clone();
+            with_offer.extensions.push(deflate::offer(&config.deflate));
+            Cow::Owned(with_offer)
+        } else {
+            Cow::Borrowed(self)
+        }
+    }
+}
+
+/// The header fields of the upgrade request for `request` with `key`, for sending it
+/// through another HTTP client as `GET` [`ClientRequest::resource`] over HTTP/1.1: `Host`,
+/// `Upgrade`, `Connection`, `Sec-WebSocket-Key`, `Sec-WebSocket-Version`, then `Origin`,
+/// `Sec-WebSocket-Protocol` and `Sec-WebSocket-Extensions` when there is something to
+/// say, then the request's extra headers. The permessage-deflate offer of `config` is
+/// added as [`Connection::client`](crate::Connection::client) adds it; check the answer
+/// with [`verify_response`](super::verify_response) and the same `request`, `key` and
+/// `config`.
+///
+/// ```
+/// use ws_proto::handshake::{ClientRequest, generate_key, request_headers};
+/// use ws_proto::Config;
+///
+/// let request = ClientRequest::new("ws://example.com/feed")?.subprotocol("feed.v1");
+/// let key = generate_key([7; 16]); // 16 random bytes from a strong source
+/// let headers = request_headers(&request, &key, &Config::default())?;
+/// assert_eq!(headers[0], ("Host".into(), "example.com".into()));
+/// assert!(headers.contains(&("Sec-WebSocket-Protocol".into(), "feed.v1".into())));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn request_headers(
+    request: &ClientRequest,
+    key: &str,
+    config: &Config,
+) -> Result<Vec<(String, String)>, EncodeError> {
+    request.with_config_offers(config).header_fields(key)
 }
 
 #[cfg(test)]

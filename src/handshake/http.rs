@@ -104,6 +104,22 @@ pub(crate) fn parse_header(line: &[u8]) -> Result<Header, HeaderLineError> {
     })
 }
 
+/// A header that an HTTP stack already parsed: the same checks as [`parse_header`] (a token
+/// name; field bytes only in the value, whose surrounding whitespace is trimmed).
+pub(crate) fn header_from_parts(name: &str, value: &[u8]) -> Result<Header, HeaderLineError> {
+    if !is_token(name.as_bytes()) {
+        return Err(HeaderLineError::Name);
+    }
+    let value = trim_ows(value);
+    if !value.iter().all(|&b| is_field_byte(b)) {
+        return Err(HeaderLineError::Value);
+    }
+    Ok(Header {
+        name: name.into(),
+        value: value.to_vec(),
+    })
+}
+
 /// Values of all headers named `name` (case-insensitive), in order.
 pub(crate) fn values<'a, 'n>(
     headers: &'a [Header],

@@ -6,6 +6,13 @@
 //!
 //! Client: build a [`ClientRequest`] from a URL, send [`ClientRequest::encode`] with a key from
 //! [`generate_key`], delimit the answer with a [`HeadParser`], then [`parse_response`].
+//!
+//! Behind another HTTP stack, the same rules apply to parts: [`Request::from_parts`] and
+//! [`accept_headers`] (server), [`request_headers`] and [`verify_response`] (client), the
+//! last two of each returning the [`Negotiated`] for
+//! [`Connection::upgraded`](crate::Connection::upgraded). With the `http` feature they also
+//! take and give the `http` crate's types (`Request::from_http`, `accept_http`,
+//! `request_http`, `verify_http_response`).
 
 mod client;
 mod extensions;
@@ -14,6 +21,8 @@ mod http;
 mod request;
 mod response;
 mod server;
+#[cfg(feature = "http")]
+mod with_http;
 
 #[cfg(test)]
 mod tests;
@@ -24,15 +33,18 @@ use crate::deflate::DeflateParams;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-pub use client::{ClientRequest, EncodeError, UrlError};
+pub use client::{ClientRequest, EncodeError, UrlError, request_headers};
 pub use extensions::{
     ExtensionOffer, ExtensionParam, ExtensionParseError, format_extensions, parse_extensions,
 };
 pub use head::{HeadError, HeadLimits, HeadParser};
 pub use http::Header;
 pub use request::{Request, RequestError, parse_request};
-pub use response::{Response, ResponseError, parse_response};
-pub use server::{Accept, AcceptError, accept_response, reject_response};
+pub use response::{Response, ResponseError, parse_response, verify_response};
+pub(crate) use server::encode_101;
+pub use server::{Accept, AcceptError, accept_headers, accept_response, reject_response};
+#[cfg(feature = "http")]
+pub use with_http::{accept_http, request_http, verify_http_response};
 
 /// GUID appended to the key before hashing (§1.3).
 const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";

@@ -3,16 +3,19 @@
 use alloc::{string::String, vec::Vec};
 use core::fmt;
 
-use super::accept_key;
 use super::client::ClientRequest;
 use super::extensions::{ExtensionOffer, parse_extensions};
 use super::http::{
-    Header, HeaderLineError, content_length, is_field_byte, is_token, list_contains, parse_header,
-    parse_version, split_lines, values,
+    Header, HeaderLineError, content_length, header_from_parts, is_field_byte, is_token,
+    list_contains, parse_header, parse_version, split_lines, values,
 };
+use super::{Negotiated, accept_key};
+use crate::Config;
+use crate::deflate::DeflateError;
 
 /// Why a server response was refused; each variant is one check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ResponseError {
     /// Bad line endings or no terminating empty line.
     MalformedHead,
@@ -46,12 +49,22 @@ pub enum ResponseError {
     BadExtensions,
     /// An extension in the response was not offered (by name).
     ExtensionNotOffered,
+    /// ([`verify_response`] only) The status is not 101: the server did not upgrade.
+    /// ([`parse_response`] returns such a response for the caller to read.)
+    NotSwitchingProtocols(u16),
+    /// ([`verify_response`] only) The permessage-deflate response breaks RFC 7692 or asks
+    /// for more than the client offered.
+    Deflate(DeflateError),
 }
 
 impl fmt::Display for ResponseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use ResponseError::*;
         f.write_str(match self {
+            NotSwitchingProtocols(status) => {
+                return write!(f, "server answered {status} instead of 101");
+            }
+            Deflate(e) => return write!(f, "permessage-deflate: {e}"),
             MalformedHead => "malformed response head",
             BadStatusLine => "malformed status line",
             UnsupportedHttpVersion => "unsupported HTTP version",
@@ -170,13 +183,7 @@ pub fn parse_response(
     let (minor, status, reason) = parse_status_line(start)?;
     let headers = rest
         .iter()
-        .map(|l| {
-            parse_header(l).map_err(|e| match e {
-                HeaderLineError::Name => BadHeaderName,
-                HeaderLineError::Fold => FoldedHeader,
-                HeaderLineError::Value => BadHeaderValue,
-            })
-        })
+        .map(|l| parse_header(l).map_err(header_error))
         .collect::<Result<Vec<_>, _>>()?;
     let declared = content_length(&headers).map_err(|_| BadContentLength)?;
     let chunked = values(&headers, "transfer-encoding").next().is_some();
@@ -199,6 +206,85 @@ pub fn parse_response(
     response.subprotocol = subprotocol;
     response.extensions = extensions;
     Ok(response)
+}
+
+/// Verifies the answer to an upgrade request made through another HTTP client (see
+/// [`request_headers`](super::request_headers)), given as its status and headers, with
+/// the same checks as [`parse_response`]; then checks permessage-deflate's parameters
+/// against `config` ([`deflate::check_response`](crate::deflate::check_response)).
+/// Returns what was negotiated, for
+/// [`Connection::upgraded`](crate::Connection::upgraded)`(Role::Client, ..)` with the same
+/// `config`. `request`, `key` and `config` must be those the request was built with. The
+/// HTTP version is the client's business.
+///
+/// ```
+/// use ws_proto::handshake::{ClientRequest, verify_response};
+/// use ws_proto::Config;
+///
+/// let request = ClientRequest::new("ws://example.com/")?.subprotocol("chat");
+/// let key = "dGhlIHNhbXBsZSBub25jZQ==";
+/// let headers = [
+///     ("upgrade", "websocket"),
+///     ("connection", "upgrade"),
+///     ("sec-websocket-accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+///     ("sec-websocket-protocol", "chat"),
+///     ("sec-websocket-extensions", "permessage-deflate"),
+/// ];
+/// let negotiated = verify_response(101, headers, &request, key, &Config::default())?;
+/// assert_eq!(negotiated.subprotocol(), Some("chat"));
+/// assert!(negotiated.deflate().is_some());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn verify_response<N, V>(
+    status: u16,
+    headers: impl IntoIterator<Item = (N, V)>,
+    request: &ClientRequest,
+    key: &str,
+    config: &Config,
+) -> Result<Negotiated, ResponseError>
+where
+    N: AsRef<str>,
+    V: AsRef<[u8]>,
+{
+    if status != 101 {
+        return Err(ResponseError::NotSwitchingProtocols(status));
+    }
+    let headers = headers
+        .into_iter()
+        .map(|(name, value)| header_from_parts(name.as_ref(), value.as_ref()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(header_error)?;
+    negotiate(&headers, request, key, config)
+}
+
+/// The checks of [`verify_response`] on a 101's headers.
+pub(crate) fn negotiate(
+    headers: &[Header],
+    request: &ClientRequest,
+    key: &str,
+    config: &Config,
+) -> Result<Negotiated, ResponseError> {
+    let request = request.with_config_offers(config);
+    let (subprotocol, extensions) = verify_upgrade(headers, &request, key)?;
+    // Without the codec, permessage-deflate is never offered (unless by hand), never used.
+    let deflate = if cfg!(feature = "deflate") {
+        crate::deflate::check_response(&config.deflate, &extensions)
+            .map_err(ResponseError::Deflate)?
+    } else {
+        None
+    };
+    Ok(Negotiated {
+        subprotocol,
+        deflate,
+    })
+}
+
+fn header_error(e: HeaderLineError) -> ResponseError {
+    match e {
+        HeaderLineError::Name => ResponseError::BadHeaderName,
+        HeaderLineError::Fold => ResponseError::FoldedHeader,
+        HeaderLineError::Value => ResponseError::BadHeaderValue,
+    }
 }
 
 /// Checks a 101's headers; returns the selected subprotocol and the accepted extensions.

@@ -1,12 +1,14 @@
 //! Server side: encoding the handshake answer (RFC 6455 §4.2.2) or a refusal.
 
-use alloc::{format, string::String, vec::Vec};
+use alloc::{borrow::ToOwned, format, string::String, vec, vec::Vec};
 use core::fmt;
 
-use super::accept_key;
 use super::extensions::{ExtensionOffer, format_extensions};
 use super::http::{OutHeaderError, check_out_headers, push_header, push_headers, push_status_line};
 use super::request::Request;
+use super::{Negotiated, accept_key};
+use crate::Config;
+use crate::deflate;
 
 /// What the server agrees to when accepting a handshake.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -21,7 +23,11 @@ pub struct Accept {
 
 /// Why a response could not be encoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AcceptError {
+    /// The request is a plain HTTP request, not a WebSocket upgrade
+    /// ([`Request::is_upgrade`] is false): answer it as HTTP instead.
+    NotAnUpgrade,
     /// The chosen subprotocol is not one the client offered (exact match).
     SubprotocolNotOffered,
     /// An accepted extension's name was not offered (exact match).
@@ -42,14 +48,16 @@ pub enum AcceptError {
     /// [`Connection::respond`](crate::Connection::respond) without a request waiting for an
     /// answer (not a server, already answered, or no request received yet).
     NoPendingRequest,
-    /// `permessage-deflate` in [`Accept::extensions`]: the connection negotiates it
-    /// itself from [`Config::deflate`](crate::Config).
+    /// `permessage-deflate` in [`Accept::extensions`] given to
+    /// [`Connection::accept`](crate::Connection::accept) or [`accept_headers`], which
+    /// negotiate it themselves from [`Config::deflate`](crate::Config).
     ExtensionManagedByConnection,
 }
 
 impl fmt::Display for AcceptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            AcceptError::NotAnUpgrade => "the request is not a WebSocket upgrade",
             AcceptError::SubprotocolNotOffered => "subprotocol was not offered by the client",
             AcceptError::ExtensionNotOffered => "extension was not offered by the client",
             AcceptError::InvalidExtension => "extension names and values must be tokens",
@@ -92,9 +100,79 @@ const ACCEPT_RESERVED: &[&str] = &[
 /// Headers `reject_response` writes itself (plus `Transfer-Encoding`, which would conflict).
 const REJECT_RESERVED: &[&str] = &["Content-Length", "Connection", "Transfer-Encoding"];
 
-/// Encodes the `101 Switching Protocols` answer to `req`. Everything is checked before anything
-/// is written, so an error never yields a partial response.
-pub fn accept_response(req: &Request, accept: &Accept) -> Result<Vec<u8>, AcceptError> {
+/// The headers of the `101 Switching Protocols` answer to `request`, and what it
+/// negotiates: the subprotocol of `accept`, and permessage-deflate when
+/// [`Config::deflate`](crate::Config::deflate) enables it (and the `deflate` feature is on)
+/// and the client offered acceptable parameters. This is what
+/// [`Connection::accept`](crate::Connection::accept) sends; behind another HTTP stack,
+/// answer with these headers and pass the [`Negotiated`] to
+/// [`Connection::upgraded`](crate::Connection::upgraded) with the same `config`.
+///
+/// The headers are, in order: `Upgrade`, `Connection`, `Sec-WebSocket-Accept`,
+/// `Sec-WebSocket-Protocol` (if chosen), `Sec-WebSocket-Extensions` (the extensions of
+/// `accept`, then permessage-deflate, if any), then `accept.headers`. Everything is checked
+/// as for [`accept_response`]; a plain (non-upgrade) request is refused with
+/// [`AcceptError::NotAnUpgrade`], and permessage-deflate in `accept.extensions` with
+/// [`AcceptError::ExtensionManagedByConnection`].
+///
+/// ```
+/// use ws_proto::handshake::{Accept, accept_headers};
+/// use ws_proto::{Config, Request};
+///
+/// let request = Request::from_parts(
+///     "GET",
+///     "/",
+///     [
+///         ("Host", "example.com"),
+///         ("Upgrade", "websocket"),
+///         ("Connection", "Upgrade"),
+///         ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+///         ("Sec-WebSocket-Version", "13"),
+///         ("Sec-WebSocket-Protocol", "chat.v1"),
+///     ],
+/// )?;
+/// let accept = Accept {
+///     subprotocol: Some("chat.v1".into()),
+///     ..Accept::default()
+/// };
+/// let (headers, negotiated) = accept_headers(&request, &accept, &Config::default())?;
+/// assert_eq!(headers[2], ("Sec-WebSocket-Accept".into(), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".into()));
+/// assert_eq!(headers[3], ("Sec-WebSocket-Protocol".into(), "chat.v1".into()));
+/// assert_eq!(negotiated.subprotocol(), Some("chat.v1"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn accept_headers(
+    request: &Request,
+    accept: &Accept,
+    config: &Config,
+) -> Result<(Vec<(String, String)>, Negotiated), AcceptError> {
+    if !request.is_upgrade() {
+        return Err(AcceptError::NotAnUpgrade);
+    }
+    if accept.extensions.iter().any(|e| e.name == deflate::NAME) {
+        return Err(AcceptError::ExtensionManagedByConnection);
+    }
+    let agreed = (cfg!(feature = "deflate") && config.deflate.enabled)
+        .then(|| deflate::accept(&config.deflate, request.extensions()))
+        .flatten();
+    let headers = response_headers(request, accept, agreed.as_ref().map(|(_, e)| e))?;
+    let negotiated = Negotiated {
+        subprotocol: accept.subprotocol.clone(),
+        deflate: agreed.map(|(params, _)| params),
+    };
+    Ok((headers, negotiated))
+}
+
+/// The 101's headers for `accept`, plus the `deflate` response element if agreed.
+/// Everything is checked before anything is built.
+fn response_headers(
+    req: &Request,
+    accept: &Accept,
+    deflate: Option<&ExtensionOffer>,
+) -> Result<Vec<(String, String)>, AcceptError> {
+    if !req.is_upgrade() {
+        return Err(AcceptError::NotAnUpgrade);
+    }
     if let Some(p) = &accept.subprotocol
         && !req.subprotocols().contains(p)
     {
@@ -110,21 +188,39 @@ pub fn accept_response(req: &Request, accept: &Accept) -> Result<Vec<u8>, Accept
     }
     check_out_headers(&accept.headers, ACCEPT_RESERVED)?;
 
+    let mut headers = vec![
+        ("Upgrade".to_owned(), "websocket".to_owned()),
+        ("Connection".to_owned(), "Upgrade".to_owned()),
+        ("Sec-WebSocket-Accept".to_owned(), accept_key(req.key())),
+    ];
+    if let Some(p) = &accept.subprotocol {
+        headers.push(("Sec-WebSocket-Protocol".to_owned(), p.clone()));
+    }
+    let mut extensions = accept.extensions.clone();
+    extensions.extend(deflate.cloned());
+    if !extensions.is_empty() {
+        let value = format_extensions(&extensions);
+        headers.push(("Sec-WebSocket-Extensions".to_owned(), value));
+    }
+    headers.extend(accept.headers.iter().cloned());
+    Ok(headers)
+}
+
+/// A `101 Switching Protocols` head with `headers` (already checked).
+pub(crate) fn encode_101(headers: &[(String, String)]) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     push_status_line(&mut out, 101);
-    push_header(&mut out, "Upgrade", "websocket");
-    push_header(&mut out, "Connection", "Upgrade");
-    push_header(&mut out, "Sec-WebSocket-Accept", &accept_key(req.key()));
-    if let Some(p) = &accept.subprotocol {
-        push_header(&mut out, "Sec-WebSocket-Protocol", p);
-    }
-    if !accept.extensions.is_empty() {
-        let value = format_extensions(&accept.extensions);
-        push_header(&mut out, "Sec-WebSocket-Extensions", &value);
-    }
-    push_headers(&mut out, &accept.headers);
+    push_headers(&mut out, headers);
     out.extend_from_slice(b"\r\n");
-    Ok(out)
+    out
+}
+
+/// Encodes the `101 Switching Protocols` answer to `req` with exactly what `accept` says
+/// (no permessage-deflate of its own: see [`accept_headers`] for that). Everything is
+/// checked before anything is written, so an error never yields a partial response; a
+/// plain (non-upgrade) request is refused with [`AcceptError::NotAnUpgrade`].
+pub fn accept_response(req: &Request, accept: &Accept) -> Result<Vec<u8>, AcceptError> {
+    response_headers(req, accept, None).map(|headers| encode_101(&headers))
 }
 
 /// Encodes a refusal with any final status (401, 403, 404, ...): adds `Content-Length` (except

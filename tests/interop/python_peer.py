@@ -4,6 +4,7 @@
 Modes:
   echo URL [--server-log FILE]  client checks against examples/echo-server at ws://HOST:PORT
   chat URL                      client checks against examples/chat at ws://HOST:PORT
+  axum URL                      client checks against examples/axum at ws://HOST:PORT
   client-example CLIENT_BIN     runs an echo server here and examples/client against it
   serve [--port N]              just the echo server (with subprotocol selection), for manual use
 
@@ -340,6 +341,51 @@ async def run_chat(base):
 
 
 # ---------------------------------------------------------------------------------------
+# Client checks against examples/axum (axum does the upgrade, ws-proto the rest)
+# ---------------------------------------------------------------------------------------
+async def run_axum(base):
+    mode = "axum"
+
+    async def deflate_and_subprotocol():
+        # websockets' defaults: permessage-deflate offered (compression="deflate").
+        async with connect(base + "/py/axum", subprotocols=["echo.v1"], compression="deflate",
+                           max_size=None, open_timeout=10) as ws:
+            expect(ws.subprotocol == "echo.v1", f"negotiated subprotocol {ws.subprotocol!r}, expected 'echo.v1'")
+            ext = ws.response.headers.get("Sec-WebSocket-Extensions") or ""
+            expect("permessage-deflate" in ext, f"response Sec-WebSocket-Extensions: {ext!r}")
+            compressible = ("ws-proto behind axum, " * 3000)[:64 * 1024]
+            for msg in ["hello, axum", bytes(range(256)) * 4, compressible, compressible.encode()]:
+                await ws.send(msg)
+                got = await recv(ws)
+                expect(type(got) is type(msg), f"sent {type(msg).__name__}, got {type(got).__name__}")
+                expect(got == msg, f"sent {short(msg)}, got {short(got)}")
+
+    await check(mode, "deflate-subprotocol-echo", deflate_and_subprotocol)
+
+    async def no_subprotocol_no_compression():
+        async with connect(base + "/py/axum-plain", subprotocols=["other"], compression=None) as ws:
+            expect(ws.subprotocol is None, f"server picked {ws.subprotocol!r} from ['other']")
+            ext = ws.response.headers.get("Sec-WebSocket-Extensions")
+            expect(ext is None, f"not offered, yet Sec-WebSocket-Extensions: {ext!r}")
+            await ws.send("still echoed")
+            expect(await recv(ws) == "still echoed", "no echo")
+
+    await check(mode, "no-subprotocol-no-compression", no_subprotocol_no_compression)
+
+    async def plain_http():
+        # A plain GET on the same port: answered by axum with 426, not upgraded.
+        host, port = base.removeprefix("ws://").rsplit(":", 1)
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(f"GET /page HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        await writer.drain()
+        status = await asyncio.wait_for(reader.readline(), 10)
+        writer.close()
+        expect(status.startswith(b"HTTP/1.1 426"), f"status line {status!r}, expected 426")
+
+    await check(mode, "plain-http-426", plain_http)
+
+
+# ---------------------------------------------------------------------------------------
 # An echo server here, examples/client connecting to it
 # ---------------------------------------------------------------------------------------
 def select_subprotocol(_conn, offered):
@@ -486,6 +532,8 @@ def main(argv):
         asyncio.run(run_echo(argv[1], log))
     elif len(argv) == 2 and argv[0] == "chat":
         asyncio.run(run_chat(argv[1]))
+    elif len(argv) == 2 and argv[0] == "axum":
+        asyncio.run(run_axum(argv[1]))
     elif len(argv) == 2 and argv[0] == "client-example":
         asyncio.run(run_client_example(argv[1]))
     elif argv and argv[0] == "serve":

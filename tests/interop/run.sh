@@ -5,8 +5,8 @@
 #
 # 1. setup.sh installs the peers (Python websockets, Node ws + playwright-core, Chromium);
 # 2. the examples are built once (release);
-# 3. echo-server and chat are started on free loopback ports (127.0.0.1:0, the port read
-#    from their listen line);
+# 3. echo-server, chat and axum are started on free loopback ports (127.0.0.1:0, the
+#    port read from their listen line);
 # 4. every peer test runs against them (and examples/client against the peers' servers);
 # 5. one PASS/FAIL line per check, then `N passed, M failed`; exit 1 if anything failed.
 #
@@ -49,8 +49,9 @@ else
 fi
 
 # --- 2. examples -----------------------------------------------------------------------
-if (cd "$ROOT" && cargo build --release --examples -j "${INTEROP_JOBS:-1}") >"$LOGS/build.log" 2>&1; then
-    pass "build (cargo build --release --examples)"
+# `--features http`: examples/axum needs it.
+if (cd "$ROOT" && cargo build --release --examples --features http -j "${INTEROP_JOBS:-1}") >"$LOGS/build.log" 2>&1; then
+    pass "build (cargo build --release --examples --features http)"
 else
     tail -20 "$LOGS/build.log"
     fail "build: see $LOGS/build.log"
@@ -138,6 +139,18 @@ if start_server chat; then
     fi
 else
     for t in python/chat node/chat; do fail "$t: not run, chat did not start"; done
+fi
+
+echo "--- axum"
+if start_server axum; then
+    run_peer python/axum "$PY" "${PY_PEER[@]}" axum "ws://$ADDR"
+    if kill -0 "$axum_PID" 2>/dev/null && ! grep -q panicked "$LOGS/axum.log"; then
+        pass "axum survived the peer (no panic)"
+    else
+        fail "axum died or panicked: $(grep -m1 panicked "$LOGS/axum.log")"
+    fi
+else
+    fail "python/axum: not run, axum did not start"
 fi
 
 echo "--- client (against the peers' echo servers)"
