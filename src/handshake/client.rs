@@ -15,6 +15,7 @@ use crate::deflate;
 
 /// Why a URL was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum UrlError {
     /// No `scheme://`.
     Malformed,
@@ -53,6 +54,7 @@ impl core::error::Error for UrlError {}
 
 /// Why a client request could not be encoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EncodeError {
     /// The key is not base64 of 16 bytes.
     InvalidKey,

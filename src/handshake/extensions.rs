@@ -126,6 +126,7 @@ pub fn format_extensions(offers: &[ExtensionOffer]) -> String {
 
 /// Why an extension header value was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ExtensionParseError {
     /// An empty list, or an empty element between commas or semicolons.
     Empty,

@@ -26,6 +26,7 @@ impl Default for HeadLimits {
 
 /// Why a head could not be delimited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HeadError {
     /// No end of head within `max_head_size` bytes (431).
     TooLarge,

@@ -13,6 +13,7 @@ use super::is_valid_key;
 
 /// Why a handshake request was refused; each variant is one rule of RFC 6455 §4.2.1 / HTTP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RequestError {
     /// Bad line endings or no terminating empty line (400).
     MalformedHead,
