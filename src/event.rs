@@ -12,6 +12,22 @@ use crate::handshake::{Request, Response};
 /// Payloads borrow the buffer the caller passed to `poll_event`, not the connection, so
 /// the application can reply (`send_*`) while it holds an event, and can keep a message
 /// without copying it (`core::mem::take` the buffer).
+///
+/// New kinds of event may be added: a `match` needs a wildcard arm, so that code written
+/// today keeps compiling with any set of the crate's features.
+///
+/// ```compile_fail
+/// # fn f(event: ws_proto::Event<'_>) {
+/// use ws_proto::Event;
+/// match event {
+///     Event::Request(_) | Event::HttpRequest(_) | Event::Connected(_) => {}
+///     Event::Rejected { .. } | Event::Text(_) | Event::Binary(_) => {}
+///     Event::TextPiece { .. } | Event::BinaryPiece { .. } => {}
+///     Event::Ping(_) | Event::Pong(_) | Event::Closed(_) => {}
+///     // error: non-exhaustive patterns: `_` not covered
+/// }
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event<'a> {
