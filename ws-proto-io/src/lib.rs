@@ -1,7 +1,7 @@
 //! Ready drivers for [`ws_proto`], the sans-IO WebSocket core: the IO loops every user needs,
 //! so that a `Connection` never has to be driven by hand.
 //!
-//! - [`blocking`]: [`blocking::WebSocket`] over any `Read + Write` stream (a `TcpStream`,
+//! - [`blocking`]: `blocking::WebSocket` over any `Read + Write` stream (a `TcpStream`,
 //!   a rustls stream): `accept`, `accept_with`, `connect`, `read`, `send`, `close`.
 //! - `tokio` (feature `tokio`): `tokio::WebSocketStream`, a `futures` `Stream` + `Sink` of
 //!   [`Message`]s over any `AsyncRead + AsyncWrite`, cancel-safe, splittable.
