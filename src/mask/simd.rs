@@ -1,0 +1,415 @@
+//! Masking with vector instructions, for buffers longer than the inline path takes.
+//!
+//! - x86_64: AVX2 (32 bytes per instruction) when the CPU has it, else SSE2 (16 bytes), which
+//!   every x86_64 CPU has. With `std`, AVX2 is detected at run time on the first call and the
+//!   choice is cached in an atomic, so each later call costs one relaxed load and a branch.
+//!   Without `std` there is no detection: AVX2 is used only when the build enables it
+//!   (`-C target-feature=+avx2` or a `target-cpu` that has it), SSE2 otherwise.
+//! - aarch64: NEON (16 bytes), part of the target's baseline, so no detection is needed.
+//! - elsewhere: an 8-byte word loop.
+//!
+//! This is the only module besides `utf8::assume_valid` allowed `unsafe`: the intrinsics'
+//! unaligned loads and stores, and calls to the AVX2 function, which the CPU must support.
+//! Every `unsafe` block states why it holds. Each implementation is compared with the
+//! definition of masking by the tests below (every length to 256, every key offset, every
+//! start alignment to 32, random slices of 1 MiB) and by the `mask` fuzz target, which reaches
+//! them through `crate::__fuzz`.
+#![allow(unsafe_code)]
+
+/// Masks `buf`, `key[0]` being the key byte for `buf[0]`, with the best implementation the
+/// machine has.
+#[inline]
+pub(crate) fn apply(buf: &mut [u8], key: [u8; 4]) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+    // SAFETY: the build enables AVX2 for every function of the crate, so the CPU running it
+    // has AVX2.
+    unsafe {
+        x86::avx2(buf, key)
+    }
+    #[cfg(all(target_arch = "x86_64", not(target_feature = "avx2"), feature = "std"))]
+    detect::apply(buf, key);
+    #[cfg(all(
+        target_arch = "x86_64",
+        not(target_feature = "avx2"),
+        not(feature = "std")
+    ))]
+    baseline(buf, key);
+    #[cfg(not(target_arch = "x86_64"))]
+    baseline(buf, key);
+}
+
+/// The implementation that needs no detection: SSE2 on x86_64, NEON on aarch64, else the
+/// word loop.
+#[cfg_attr(all(target_arch = "x86_64", target_feature = "avx2"), allow(dead_code))]
+#[inline]
+fn baseline(buf: &mut [u8], key: [u8; 4]) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    x86::sse2(buf, key);
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+    arm::neon(buf, key);
+    #[cfg(not(any(
+        all(target_arch = "x86_64", target_feature = "sse2"),
+        all(target_arch = "aarch64", target_feature = "neon")
+    )))]
+    scalar(buf, key);
+}
+
+/// The word loop: 8 bytes at a time, then the last 0–7 bytes one by one.
+fn scalar(buf: &mut [u8], key: [u8; 4]) {
+    let k4 = u32::from_ne_bytes(key);
+    // Both halves are the same 4 bytes, so the order of the halves does not matter.
+    let k8 = u64::from(k4) | (u64::from(k4) << 32);
+    let mut words = buf.chunks_exact_mut(8);
+    for word in &mut words {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        word.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ k8).to_ne_bytes());
+    }
+    // Whole words are a multiple of 4, so the tail starts at key index 0 again.
+    for (i, b) in words.into_remainder().iter_mut().enumerate() {
+        *b ^= key[i & 3];
+    }
+}
+
+/// `N` bytes of `key` repeated, to load as a vector register.
+#[allow(dead_code)] // unused on targets with neither SSE2 nor NEON
+fn repeated<const N: usize>(key: [u8; 4]) -> [u8; N] {
+    let mut out = [0u8; N];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = key[i & 3];
+    }
+    out
+}
+
+#[cfg(all(target_arch = "x86_64", not(target_feature = "avx2"), feature = "std"))]
+mod detect {
+    use core::sync::atomic::{AtomicU8, Ordering};
+
+    const UNKNOWN: u8 = 0;
+    const BASELINE: u8 = 1;
+    const AVX2: u8 = 2;
+
+    /// What the first call found; `UNKNOWN` until then. Every thread that races on the first
+    /// call stores the same answer.
+    static CHOSEN: AtomicU8 = AtomicU8::new(UNKNOWN);
+
+    #[inline]
+    pub(super) fn apply(buf: &mut [u8], key: [u8; 4]) {
+        match CHOSEN.load(Ordering::Relaxed) {
+            // SAFETY: `AVX2` is stored only by `detect`, after `is_x86_feature_detected!`
+            // found AVX2 on this CPU.
+            AVX2 => unsafe { super::x86::avx2(buf, key) },
+            BASELINE => super::baseline(buf, key),
+            _ => detect_and_apply(buf, key),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn detect_and_apply(buf: &mut [u8], key: [u8; 4]) {
+        let chosen = if std::is_x86_feature_detected!("avx2") {
+            AVX2
+        } else {
+            BASELINE
+        };
+        CHOSEN.store(chosen, Ordering::Relaxed);
+        apply(buf, key);
+    }
+
+    /// Whether the cached choice is AVX2 (after at least one call).
+    #[cfg(test)]
+    pub(super) fn chose_avx2() -> Option<bool> {
+        match CHOSEN.load(Ordering::Relaxed) {
+            UNKNOWN => None,
+            chosen => Some(chosen == AVX2),
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use core::arch::x86_64::{
+        __m128i, __m256i, _mm_loadu_si128, _mm_storeu_si128, _mm_xor_si128, _mm256_loadu_si256,
+        _mm256_storeu_si256, _mm256_xor_si256,
+    };
+
+    /// AVX2: 128-byte blocks of four 32-byte vectors, then 32-byte vectors, then one 16-byte
+    /// SSE vector, then the word loop for the last 0–15 bytes. Every step covers a multiple of
+    /// 4 bytes, so `key` stays lined up.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn avx2(buf: &mut [u8], key: [u8; 4]) {
+        let pattern = super::repeated::<32>(key);
+        // SAFETY: `pattern` is 32 readable bytes; `loadu` has no alignment requirement.
+        let k = unsafe { _mm256_loadu_si256(pattern.as_ptr().cast::<__m256i>()) };
+        let mut blocks = buf.chunks_exact_mut(128);
+        for block in &mut blocks {
+            let p = block.as_mut_ptr().cast::<__m256i>();
+            // SAFETY: `block` is 128 bytes we may read and write, so `p.add(0..4)` are four
+            // in-bounds 32-byte vectors; `loadu`/`storeu` have no alignment requirement, and
+            // this function is compiled with AVX2.
+            unsafe {
+                let (a, b, c, d) = (p, p.add(1), p.add(2), p.add(3));
+                _mm256_storeu_si256(a, _mm256_xor_si256(_mm256_loadu_si256(a), k));
+                _mm256_storeu_si256(b, _mm256_xor_si256(_mm256_loadu_si256(b), k));
+                _mm256_storeu_si256(c, _mm256_xor_si256(_mm256_loadu_si256(c), k));
+                _mm256_storeu_si256(d, _mm256_xor_si256(_mm256_loadu_si256(d), k));
+            }
+        }
+        let mut vectors = blocks.into_remainder().chunks_exact_mut(32);
+        for vector in &mut vectors {
+            let p = vector.as_mut_ptr().cast::<__m256i>();
+            // SAFETY: `vector` is 32 bytes we may read and write; unaligned access is allowed;
+            // AVX2 is enabled here.
+            unsafe { _mm256_storeu_si256(p, _mm256_xor_si256(_mm256_loadu_si256(p), k)) };
+        }
+        let rest = vectors.into_remainder();
+        let rest = match rest.split_first_chunk_mut::<16>() {
+            Some((half, tail)) => {
+                let p = half.as_mut_ptr().cast::<__m128i>();
+                // SAFETY: `half` is 16 bytes we may read and write and `pattern` has 32
+                // readable bytes; unaligned access is allowed; SSE2 is implied by AVX2.
+                unsafe {
+                    let k = _mm_loadu_si128(pattern.as_ptr().cast::<__m128i>());
+                    _mm_storeu_si128(p, _mm_xor_si128(_mm_loadu_si128(p), k));
+                }
+                tail
+            }
+            None => rest,
+        };
+        super::scalar(rest, key);
+    }
+
+    /// SSE2: 64-byte blocks of four 16-byte vectors, then 16-byte vectors, then the word loop
+    /// for the last 0–15 bytes.
+    #[cfg(target_feature = "sse2")]
+    pub(super) fn sse2(buf: &mut [u8], key: [u8; 4]) {
+        let pattern = super::repeated::<16>(key);
+        // SAFETY: `pattern` is 16 readable bytes; `loadu` has no alignment requirement; the
+        // build enables SSE2 (as every x86_64 target does).
+        let k = unsafe { _mm_loadu_si128(pattern.as_ptr().cast::<__m128i>()) };
+        let mut blocks = buf.chunks_exact_mut(64);
+        for block in &mut blocks {
+            let p = block.as_mut_ptr().cast::<__m128i>();
+            // SAFETY: `block` is 64 bytes we may read and write, so `p.add(0..4)` are four
+            // in-bounds 16-byte vectors; unaligned access is allowed; SSE2 is enabled.
+            unsafe {
+                let (a, b, c, d) = (p, p.add(1), p.add(2), p.add(3));
+                _mm_storeu_si128(a, _mm_xor_si128(_mm_loadu_si128(a), k));
+                _mm_storeu_si128(b, _mm_xor_si128(_mm_loadu_si128(b), k));
+                _mm_storeu_si128(c, _mm_xor_si128(_mm_loadu_si128(c), k));
+                _mm_storeu_si128(d, _mm_xor_si128(_mm_loadu_si128(d), k));
+            }
+        }
+        let mut vectors = blocks.into_remainder().chunks_exact_mut(16);
+        for vector in &mut vectors {
+            let p = vector.as_mut_ptr().cast::<__m128i>();
+            // SAFETY: `vector` is 16 bytes we may read and write; unaligned access is allowed;
+            // SSE2 is enabled.
+            unsafe { _mm_storeu_si128(p, _mm_xor_si128(_mm_loadu_si128(p), k)) };
+        }
+        super::scalar(vectors.into_remainder(), key);
+    }
+}
+
+#[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+mod arm {
+    use core::arch::aarch64::{veorq_u8, vld1q_u8, vst1q_u8};
+
+    /// NEON: 64-byte blocks of four 16-byte vectors, then 16-byte vectors, then the word loop
+    /// for the last 0–15 bytes.
+    pub(super) fn neon(buf: &mut [u8], key: [u8; 4]) {
+        let pattern = super::repeated::<16>(key);
+        // SAFETY: `pattern` is 16 readable bytes; `vld1q_u8` has no alignment requirement
+        // beyond a byte's; the build enables NEON (the aarch64 baseline).
+        let k = unsafe { vld1q_u8(pattern.as_ptr()) };
+        let mut blocks = buf.chunks_exact_mut(64);
+        for block in &mut blocks {
+            let p = block.as_mut_ptr();
+            // SAFETY: `block` is 64 bytes we may read and write, so `p.add(0, 16, 32, 48)`
+            // start four in-bounds 16-byte vectors; byte alignment suffices; NEON is enabled.
+            unsafe {
+                let (a, b, c, d) = (p, p.add(16), p.add(32), p.add(48));
+                vst1q_u8(a, veorq_u8(vld1q_u8(a), k));
+                vst1q_u8(b, veorq_u8(vld1q_u8(b), k));
+                vst1q_u8(c, veorq_u8(vld1q_u8(c), k));
+                vst1q_u8(d, veorq_u8(vld1q_u8(d), k));
+            }
+        }
+        let mut vectors = blocks.into_remainder().chunks_exact_mut(16);
+        for vector in &mut vectors {
+            let p = vector.as_mut_ptr();
+            // SAFETY: `vector` is 16 bytes we may read and write; byte alignment suffices;
+            // NEON is enabled.
+            unsafe { vst1q_u8(p, veorq_u8(vld1q_u8(p), k)) };
+        }
+        super::scalar(vectors.into_remainder(), key);
+    }
+}
+
+/// A masking function as the tests and the fuzz target call it: `(buf, key, offset)` with
+/// `buf[0]` being payload byte `offset`, as for `apply_mask`.
+pub type MaskFn = fn(&mut [u8], [u8; 4], usize);
+
+/// Every implementation this machine can run, by name: `"apply_mask"` (the crate's entry
+/// point: the inline path for short buffers, then the cached choice), `"scalar"`, and
+/// whichever of `"sse2"`, `"avx2"` and `"neon"` the build and the CPU support.
+pub fn implementations() -> alloc::vec::Vec<(&'static str, MaskFn)> {
+    use super::rotate;
+    let mut all: alloc::vec::Vec<(&'static str, MaskFn)> = alloc::vec![
+        ("apply_mask", super::apply_mask),
+        ("scalar", |buf, key, offset| scalar(
+            buf,
+            rotate(key, offset)
+        )),
+    ];
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    all.push(("sse2", |buf, key, offset| {
+        x86::sse2(buf, rotate(key, offset))
+    }));
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        all.push(("avx2", |buf, key, offset| {
+            assert!(has_avx2(), "this CPU has no AVX2");
+            // SAFETY: checked just above.
+            unsafe { x86::avx2(buf, rotate(key, offset)) }
+        }));
+    }
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+    all.push(("neon", |buf, key, offset| {
+        arm::neon(buf, rotate(key, offset))
+    }));
+    all
+}
+
+/// Whether this CPU is known to have AVX2: enabled in the build, or (with `std`) detected.
+#[cfg(target_arch = "x86_64")]
+fn has_avx2() -> bool {
+    #[cfg(target_feature = "avx2")]
+    return true;
+    #[cfg(all(not(target_feature = "avx2"), feature = "std"))]
+    return std::is_x86_feature_detected!("avx2");
+    #[cfg(all(not(target_feature = "avx2"), not(feature = "std")))]
+    return false;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    fn naive(buf: &mut [u8], key: [u8; 4], offset: usize) {
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b ^= key[(offset + i) % 4];
+        }
+    }
+
+    /// Deterministic pseudo-random bytes (xorshift64).
+    struct Rand(u64);
+    impl Rand {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+        fn bytes(&mut self, len: usize) -> Vec<u8> {
+            (0..len).map(|_| self.next() as u8).collect()
+        }
+    }
+
+    /// Masks `data[start..start + len]` with `f` and with the definition; the whole buffers
+    /// must agree, so bytes outside the slice must be untouched too.
+    fn check(
+        name: &str,
+        f: MaskFn,
+        data: &[u8],
+        start: usize,
+        len: usize,
+        key: [u8; 4],
+        offset: usize,
+    ) {
+        let mut got = data.to_vec();
+        let mut want = data.to_vec();
+        f(&mut got[start..start + len], key, offset);
+        naive(&mut want[start..start + len], key, offset);
+        assert!(
+            got == want,
+            "{name}: start {start} len {len} offset {offset} key {key:02x?}"
+        );
+    }
+
+    #[test]
+    fn every_implementation_matches_the_definition_for_every_length_offset_and_alignment() {
+        let mut rand = Rand(0x2545_f491_4f6c_dd1d);
+        // Aligned to 64 so that `start` is the address's alignment modulo 32 (and 64).
+        #[repr(align(64))]
+        struct Aligned([u8; 256 + 32 + 64]);
+        let mut data = Aligned([0; 256 + 32 + 64]);
+        let bytes = rand.bytes(data.0.len());
+        data.0.copy_from_slice(&bytes);
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        for (name, f) in implementations() {
+            for len in 0..=256 {
+                for offset in 0..4 {
+                    for start in 0..32 {
+                        check(name, f, &data.0, start, len, key, offset);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_implementation_matches_the_definition_on_random_slices_of_a_large_buffer() {
+        let mut rand = Rand(0x9e37_79b9_7f4a_7c15);
+        let data = rand.bytes(1 << 20);
+        for (name, f) in implementations() {
+            for _ in 0..24 {
+                let start = rand.below(data.len());
+                let len = rand.below(data.len() - start + 1);
+                let key = (rand.next() as u32).to_ne_bytes();
+                let offset = rand.next() as usize;
+                check(name, f, &data, start, len, key, offset);
+            }
+            // The whole buffer, at an odd start and offset.
+            check(name, f, &data, 1, data.len() - 1, [9, 8, 7, 6], 3);
+        }
+    }
+
+    #[test]
+    fn the_list_holds_what_the_machine_supports() {
+        let names: Vec<&str> = implementations().iter().map(|(n, _)| *n).collect();
+        assert_eq!(names[..2], ["apply_mask", "scalar"]);
+        #[cfg(target_arch = "x86_64")]
+        {
+            assert!(names.contains(&"sse2"));
+            assert_eq!(names.contains(&"avx2"), has_avx2());
+        }
+        #[cfg(target_arch = "aarch64")]
+        assert!(names.contains(&"neon"));
+    }
+
+    /// The cached choice is AVX2 exactly when the CPU has it.
+    #[cfg(all(target_arch = "x86_64", not(target_feature = "avx2"), feature = "std"))]
+    #[test]
+    fn dispatch_caches_avx2_exactly_when_the_cpu_has_it() {
+        let mut buf = vec![0u8; 100];
+        apply(&mut buf, [1, 2, 3, 4]);
+        assert_eq!(buf[..8], [1, 2, 3, 4, 1, 2, 3, 4]);
+        assert_eq!(
+            detect::chose_avx2(),
+            Some(std::is_x86_feature_detected!("avx2"))
+        );
+        // And a second call, through the cache, agrees with the definition.
+        apply(&mut buf, [1, 2, 3, 4]);
+        assert!(buf.iter().all(|&b| b == 0));
+    }
+}
