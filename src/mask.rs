@@ -65,7 +65,7 @@ mod tests {
 
     fn naive(buf: &mut [u8], key: [u8; 4], offset: usize) {
         for (i, b) in buf.iter_mut().enumerate() {
-            *b ^= key[(offset + i) % 4];
+            *b ^= key[(offset % 4 + i) % 4];
         }
     }
 
