@@ -71,16 +71,6 @@ fn scalar(buf: &mut [u8], key: [u8; 4]) {
     }
 }
 
-/// `N` bytes of `key` repeated, to load as a vector register.
-#[allow(dead_code)] // unused on targets with neither SSE2 nor NEON
-fn repeated<const N: usize>(key: [u8; 4]) -> [u8; N] {
-    let mut out = [0u8; N];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = key[i & 3];
-    }
-    out
-}
-
 #[cfg(all(target_arch = "x86_64", not(target_feature = "avx2"), feature = "std"))]
 mod detect {
     use core::sync::atomic::{AtomicU8, Ordering};
@@ -129,28 +119,62 @@ mod detect {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use core::arch::x86_64::{
-        __m128i, __m256i, _mm_loadu_si128, _mm_storeu_si128, _mm_xor_si128, _mm256_loadu_si256,
-        _mm256_storeu_si256, _mm256_xor_si256,
+        __m128i, __m256i, _mm_loadu_si128, _mm_set1_epi32, _mm_storeu_si128, _mm_xor_si128,
+        _mm256_loadu_si256, _mm256_set1_epi32, _mm256_storeu_si256, _mm256_xor_si256,
     };
 
-    /// AVX2: 128-byte blocks of four 32-byte vectors, then 32-byte vectors, then one 16-byte
-    /// SSE vector, then the word loop for the last 0–15 bytes. Every step covers a multiple of
-    /// 4 bytes, so `key` stays lined up.
+    /// The key lined up for byte `n` of the buffer (`key` being lined up for byte 0), as the
+    /// 32-bit lane to broadcast: x86_64 is little-endian, so byte `i` of the lane is
+    /// `key[(n + i) % 4]`.
+    #[inline]
+    fn at(key: [u8; 4], n: usize) -> i32 {
+        u32::from_le_bytes(key).rotate_right(8 * (n as u32 & 3)) as i32
+    }
+
+    // Both loops below mask a buffer of at least one vector in three parts:
+    //
+    // - its first and its last vector, loaded and XORed before anything is written, and
+    //   stored at the end;
+    // - in between, whole vectors from the first vector-aligned address on (so that no load or
+    //   store straddles two cache lines, which halves the speed on data in L1), as many as
+    //   fit: blocks of four, then single vectors.
+    //
+    // The parts overlap, but every store writes the masked value of bytes read before any
+    // store, so bytes written twice get the same value twice. There is no byte-by-byte head
+    // or tail: from one vector up, every byte is masked by a vector instruction.
+
+    /// AVX2, 32-byte vectors (see above); shorter buffers go to [`sse2_impl`].
     ///
     /// # Safety
     ///
     /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn avx2(buf: &mut [u8], key: [u8; 4]) {
-        let pattern = super::repeated::<32>(key);
-        // SAFETY: `pattern` is 32 readable bytes; `loadu` has no alignment requirement.
-        let k = unsafe { _mm256_loadu_si256(pattern.as_ptr().cast::<__m256i>()) };
-        let mut blocks = buf.chunks_exact_mut(128);
+        const W: usize = 32;
+        let len = buf.len();
+        if len < W {
+            // SAFETY: AVX2 implies SSE2, and the caller promises AVX2.
+            return unsafe { sse2_impl(buf, key) };
+        }
+        let head = buf.as_ptr().align_offset(W).min(W);
+        // SAFETY: `len >= W`, so the first and last `W` bytes of `buf` are in bounds; `loadu`
+        // has no alignment requirement; AVX2 is enabled in this function.
+        let (first, last, k) = unsafe {
+            let p = buf.as_ptr();
+            (
+                _mm256_xor_si256(_mm256_loadu_si256(p.cast()), _mm256_set1_epi32(at(key, 0))),
+                _mm256_xor_si256(
+                    _mm256_loadu_si256(p.add(len - W).cast()),
+                    _mm256_set1_epi32(at(key, len - W)),
+                ),
+                _mm256_set1_epi32(at(key, head)),
+            )
+        };
+        let mut blocks = buf[head..].chunks_exact_mut(4 * W);
         for block in &mut blocks {
             let p = block.as_mut_ptr().cast::<__m256i>();
-            // SAFETY: `block` is 128 bytes we may read and write, so `p.add(0..4)` are four
-            // in-bounds 32-byte vectors; `loadu`/`storeu` have no alignment requirement, and
-            // this function is compiled with AVX2.
+            // SAFETY: `block` is 4 * W bytes we may read and write, so `p.add(0..4)` are four
+            // in-bounds vectors; unaligned access is allowed; AVX2 is enabled.
             unsafe {
                 let (a, b, c, d) = (p, p.add(1), p.add(2), p.add(3));
                 _mm256_storeu_si256(a, _mm256_xor_si256(_mm256_loadu_si256(a), k));
@@ -159,43 +183,60 @@ mod x86 {
                 _mm256_storeu_si256(d, _mm256_xor_si256(_mm256_loadu_si256(d), k));
             }
         }
-        let mut vectors = blocks.into_remainder().chunks_exact_mut(32);
-        for vector in &mut vectors {
+        // What is left after the vectors (< W bytes) lies within the last W bytes.
+        for vector in blocks.into_remainder().chunks_exact_mut(W) {
             let p = vector.as_mut_ptr().cast::<__m256i>();
-            // SAFETY: `vector` is 32 bytes we may read and write; unaligned access is allowed;
-            // AVX2 is enabled here.
+            // SAFETY: `vector` is W bytes we may read and write; unaligned access is allowed;
+            // AVX2 is enabled.
             unsafe { _mm256_storeu_si256(p, _mm256_xor_si256(_mm256_loadu_si256(p), k)) };
         }
-        let rest = vectors.into_remainder();
-        let rest = match rest.split_first_chunk_mut::<16>() {
-            Some((half, tail)) => {
-                let p = half.as_mut_ptr().cast::<__m128i>();
-                // SAFETY: `half` is 16 bytes we may read and write and `pattern` has 32
-                // readable bytes; unaligned access is allowed; SSE2 is implied by AVX2.
-                unsafe {
-                    let k = _mm_loadu_si128(pattern.as_ptr().cast::<__m128i>());
-                    _mm_storeu_si128(p, _mm_xor_si128(_mm_loadu_si128(p), k));
-                }
-                tail
-            }
-            None => rest,
-        };
-        super::scalar(rest, key);
+        // SAFETY: `len >= W`: both stores are within `buf`; unaligned access is allowed; AVX2 is
+        // enabled. (The pointer is taken afresh from `buf` after the loops.)
+        unsafe {
+            let p = buf.as_mut_ptr();
+            _mm256_storeu_si256(p.cast(), first);
+            _mm256_storeu_si256(p.add(len - W).cast(), last);
+        }
     }
 
-    /// SSE2: 64-byte blocks of four 16-byte vectors, then 16-byte vectors, then the word loop
-    /// for the last 0–15 bytes.
+    /// SSE2 with the build's promise that the CPU has it (every x86_64 target makes it).
     #[cfg(target_feature = "sse2")]
     pub(super) fn sse2(buf: &mut [u8], key: [u8; 4]) {
-        let pattern = super::repeated::<16>(key);
-        // SAFETY: `pattern` is 16 readable bytes; `loadu` has no alignment requirement; the
-        // build enables SSE2 (as every x86_64 target does).
-        let k = unsafe { _mm_loadu_si128(pattern.as_ptr().cast::<__m128i>()) };
-        let mut blocks = buf.chunks_exact_mut(64);
+        // SAFETY: the build enables SSE2, so the CPU running it has SSE2.
+        unsafe { sse2_impl(buf, key) }
+    }
+
+    /// SSE2, 16-byte vectors (see above); shorter buffers go to the word loop.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support SSE2.
+    #[target_feature(enable = "sse2")]
+    unsafe fn sse2_impl(buf: &mut [u8], key: [u8; 4]) {
+        const W: usize = 16;
+        let len = buf.len();
+        if len < W {
+            return super::scalar(buf, key);
+        }
+        let head = buf.as_ptr().align_offset(W).min(W);
+        // SAFETY: `len >= W`, so the first and last `W` bytes of `buf` are in bounds; `loadu`
+        // has no alignment requirement; SSE2 is enabled in this function.
+        let (first, last, k) = unsafe {
+            let p = buf.as_ptr();
+            (
+                _mm_xor_si128(_mm_loadu_si128(p.cast()), _mm_set1_epi32(at(key, 0))),
+                _mm_xor_si128(
+                    _mm_loadu_si128(p.add(len - W).cast()),
+                    _mm_set1_epi32(at(key, len - W)),
+                ),
+                _mm_set1_epi32(at(key, head)),
+            )
+        };
+        let mut blocks = buf[head..].chunks_exact_mut(4 * W);
         for block in &mut blocks {
             let p = block.as_mut_ptr().cast::<__m128i>();
-            // SAFETY: `block` is 64 bytes we may read and write, so `p.add(0..4)` are four
-            // in-bounds 16-byte vectors; unaligned access is allowed; SSE2 is enabled.
+            // SAFETY: `block` is 4 * W bytes we may read and write, so `p.add(0..4)` are four
+            // in-bounds vectors; unaligned access is allowed; SSE2 is enabled.
             unsafe {
                 let (a, b, c, d) = (p, p.add(1), p.add(2), p.add(3));
                 _mm_storeu_si128(a, _mm_xor_si128(_mm_loadu_si128(a), k));
@@ -204,28 +245,34 @@ mod x86 {
                 _mm_storeu_si128(d, _mm_xor_si128(_mm_loadu_si128(d), k));
             }
         }
-        let mut vectors = blocks.into_remainder().chunks_exact_mut(16);
-        for vector in &mut vectors {
+        // What is left after the vectors (< W bytes) lies within the last W bytes.
+        for vector in blocks.into_remainder().chunks_exact_mut(W) {
             let p = vector.as_mut_ptr().cast::<__m128i>();
-            // SAFETY: `vector` is 16 bytes we may read and write; unaligned access is allowed;
+            // SAFETY: `vector` is W bytes we may read and write; unaligned access is allowed;
             // SSE2 is enabled.
             unsafe { _mm_storeu_si128(p, _mm_xor_si128(_mm_loadu_si128(p), k)) };
         }
-        super::scalar(vectors.into_remainder(), key);
+        // SAFETY: `len >= W`: both stores are within `buf`; unaligned access is allowed; SSE2 is
+        // enabled. (The pointer is taken afresh from `buf` after the loops.)
+        unsafe {
+            let p = buf.as_mut_ptr();
+            _mm_storeu_si128(p.cast(), first);
+            _mm_storeu_si128(p.add(len - W).cast(), last);
+        }
     }
 }
 
 #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
 mod arm {
-    use core::arch::aarch64::{veorq_u8, vld1q_u8, vst1q_u8};
+    use core::arch::aarch64::{veorq_u8, vld1q_dup_u32, vld1q_u8, vreinterpretq_u8_u32, vst1q_u8};
 
     /// NEON: 64-byte blocks of four 16-byte vectors, then 16-byte vectors, then the word loop
     /// for the last 0–15 bytes.
     pub(super) fn neon(buf: &mut [u8], key: [u8; 4]) {
-        let pattern = super::repeated::<16>(key);
-        // SAFETY: `pattern` is 16 readable bytes; `vld1q_u8` has no alignment requirement
-        // beyond a byte's; the build enables NEON (the aarch64 baseline).
-        let k = unsafe { vld1q_u8(pattern.as_ptr()) };
+        let k4 = u32::from_ne_bytes(key);
+        // SAFETY: `k4` is a readable `u32`, aligned as such; the build enables NEON (the
+        // aarch64 baseline).
+        let k = unsafe { vreinterpretq_u8_u32(vld1q_dup_u32(&k4)) };
         let mut blocks = buf.chunks_exact_mut(64);
         for block in &mut blocks {
             let p = block.as_mut_ptr();
