@@ -143,7 +143,9 @@ pub use time::Timestamp;
 /// away in any release.
 #[doc(hidden)]
 pub mod __fuzz {
-    pub use crate::mask::simd::{MaskFn, implementations as mask_implementations};
+    pub use crate::mask::simd::{
+        MaskFn, extend_masked as mask_extend, implementations as mask_implementations,
+    };
 }
 
 /// The README's example, compiled and run as a doctest so it stays true.

@@ -7,11 +7,16 @@
 //! two pieces split at a fuzzer-chosen point (the second piece's offset advanced by the
 //! first's length). The whole buffer must equal the definition's, so a byte written outside
 //! the slice is caught too (and an access outside the buffer by AddressSanitizer).
+//!
+//! Then the one-pass copy-and-mask that client sends use (`extend_masked`: straight into a
+//! vector's spare capacity with AVX2): the slice appended, masked with the key lined up for
+//! its first byte, to a vector already holding the bytes before the slice, must give the
+//! same bytes as copying the slice and masking it by the definition.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use ws_proto::__fuzz::mask_implementations;
+use ws_proto::__fuzz::{mask_extend, mask_implementations};
 use ws_proto_fuzz::Bytes;
 
 #[derive(Arbitrary, Debug)]
@@ -62,4 +67,18 @@ fuzz_target!(|input: Input| {
             "{name} in two pieces: start {start} mid {mid} end {end} offset {offset} key {key:02x?}"
         );
     }
+
+    // The bytes before `start` already in the vector, with either exactly that capacity (so
+    // that appending reallocates) or room for the slice (as in an outbound queue with room).
+    let mut got = buf[..start].to_vec();
+    if input.trim & 1 == 1 {
+        got.reserve(end - start);
+    }
+    mask_extend(&mut got, &buf[start..end], key);
+    let mut want = buf[..end].to_vec();
+    naive(&mut want[start..], key, 0);
+    assert!(
+        got == want,
+        "extend_masked: start {start} end {end} key {key:02x?}"
+    );
 });

@@ -38,6 +38,26 @@ pub(crate) fn apply(buf: &mut [u8], key: [u8; 4]) {
     baseline(buf, key);
 }
 
+/// Appends `src`, masked with `key` (lined up for `src[0]`), to `dst`: with AVX2, in one pass
+/// that reads `src` and writes the masked bytes straight into `dst`'s spare capacity; else a
+/// copy, then masking in place. (A client's send: the payload is copied into the outbound
+/// queue anyway.)
+pub fn extend_masked(dst: &mut alloc::vec::Vec<u8>, src: &[u8], key: [u8; 4]) {
+    #[cfg(all(target_arch = "x86_64", not(target_feature = "avx2"), feature = "std"))]
+    if src.len() >= 32 && detect::avx2() {
+        // SAFETY: `detect::avx2` found AVX2 on this CPU.
+        return unsafe { x86::extend_masked_avx2(dst, src, key) };
+    }
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+    if src.len() >= 32 {
+        // SAFETY: the build enables AVX2, so the CPU running it has AVX2.
+        return unsafe { x86::extend_masked_avx2(dst, src, key) };
+    }
+    let from = dst.len();
+    dst.extend_from_slice(src);
+    super::apply_mask(&mut dst[from..], key, 0);
+}
+
 /// The implementation that needs no detection: SSE2 on x86_64, NEON on aarch64, else the
 /// word loop.
 #[cfg_attr(all(target_arch = "x86_64", target_feature = "avx2"), allow(dead_code))]
@@ -94,15 +114,33 @@ mod detect {
         }
     }
 
+    /// Whether this CPU has AVX2 (detected on the first call, then cached).
+    #[inline]
+    pub(super) fn avx2() -> bool {
+        match CHOSEN.load(Ordering::Relaxed) {
+            UNKNOWN => {
+                detect();
+                CHOSEN.load(Ordering::Relaxed) == AVX2
+            }
+            chosen => chosen == AVX2,
+        }
+    }
+
     #[cold]
     #[inline(never)]
-    fn detect_and_apply(buf: &mut [u8], key: [u8; 4]) {
+    fn detect() {
         let chosen = if std::is_x86_feature_detected!("avx2") {
             AVX2
         } else {
             BASELINE
         };
         CHOSEN.store(chosen, Ordering::Relaxed);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn detect_and_apply(buf: &mut [u8], key: [u8; 4]) {
+        detect();
         apply(buf, key);
     }
 
@@ -196,6 +234,56 @@ mod x86 {
             let p = buf.as_mut_ptr();
             _mm256_storeu_si256(p.cast(), first);
             _mm256_storeu_si256(p.add(len - W).cast(), last);
+        }
+    }
+
+    /// Appends `src` masked with `key` to `dst` in one pass: 32-byte vectors loaded from
+    /// `src`, XORed and stored into `dst`'s spare capacity, the last vector overlapping the
+    /// one before it.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX2, and `src` must be at least 32 bytes long.
+    #[cfg(any(feature = "std", target_feature = "avx2"))]
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn extend_masked_avx2(
+        dst: &mut alloc::vec::Vec<u8>,
+        src: &[u8],
+        key: [u8; 4],
+    ) {
+        const W: usize = 32;
+        let n = src.len();
+        debug_assert!(n >= W);
+        dst.reserve(n);
+        let old = dst.len();
+        let out = dst.spare_capacity_mut()[..n].as_mut_ptr().cast::<u8>();
+        let inp = src.as_ptr();
+        // SAFETY: `out` points at `n` bytes of `dst`'s spare capacity (the slice above checked
+        // it), `inp` at the `n` bytes of `src`, which cannot overlap `dst` (one is borrowed
+        // mutably, the other shared); every access below lies within `0..n` (`i + 4W <= n`,
+        // `i + W <= n`, and `n - W..n` with `n >= W`); `loadu`/`storeu` have no alignment
+        // requirement; AVX2 is enabled. After the loops every byte of `out[..n]` was written
+        // (the last vector covers what the loops left), so the new length covers only
+        // initialised bytes.
+        unsafe {
+            let k = _mm256_set1_epi32(at(key, 0));
+            let mut i = 0;
+            while i + 4 * W <= n {
+                for j in 0..4 {
+                    let v = _mm256_loadu_si256(inp.add(i + j * W).cast::<__m256i>());
+                    _mm256_storeu_si256(out.add(i + j * W).cast(), _mm256_xor_si256(v, k));
+                }
+                i += 4 * W;
+            }
+            while i + W <= n {
+                let v = _mm256_loadu_si256(inp.add(i).cast::<__m256i>());
+                _mm256_storeu_si256(out.add(i).cast(), _mm256_xor_si256(v, k));
+                i += W;
+            }
+            let v = _mm256_loadu_si256(inp.add(n - W).cast::<__m256i>());
+            let kl = _mm256_set1_epi32(at(key, n - W));
+            _mm256_storeu_si256(out.add(n - W).cast(), _mm256_xor_si256(v, kl));
+            dst.set_len(old + n);
         }
     }
 
@@ -428,6 +516,27 @@ mod tests {
             }
             // The whole buffer, at an odd start and offset.
             check(name, f, &data, 1, data.len() - 1, [9, 8, 7, 6], 3);
+        }
+    }
+
+    #[test]
+    fn extend_masked_matches_the_definition() {
+        let mut rand = Rand(0x1234_5678_9abc_def1);
+        let data = rand.bytes(1000);
+        // Every length to 300 and two past 128-byte blocks, every key rotation, and 0-32 bytes
+        // already in `dst` (so the spare capacity starts at every alignment).
+        for len in (0..=300).chain([999, 1000]) {
+            for r in 0..4 {
+                let key = super::super::rotate([0x37, 0xfa, 0x21, 0x3d], r);
+                for prefix in 0..=32 {
+                    let mut want = vec![7u8; prefix];
+                    want.extend_from_slice(&data[..len]);
+                    naive(&mut want[prefix..], key, 0);
+                    let mut got = vec![7u8; prefix];
+                    extend_masked(&mut got, &data[..len], key);
+                    assert!(got == want, "len {len} rotation {r} prefix {prefix}");
+                }
+            }
         }
     }
 
