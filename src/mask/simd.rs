@@ -8,12 +8,17 @@
 //! - aarch64: NEON (16 bytes), part of the target's baseline, so no detection is needed.
 //! - elsewhere: an 8-byte word loop.
 //!
+//! Client sends use [`extend_masked`], which copies a payload into the outbound queue and
+//! masks it in the same pass (AVX2), instead of a copy and then a masking pass.
+//!
 //! This is the only module besides `utf8::assume_valid` allowed `unsafe`: the intrinsics'
-//! unaligned loads and stores, and calls to the AVX2 function, which the CPU must support.
-//! Every `unsafe` block states why it holds. Each implementation is compared with the
-//! definition of masking by the tests below (every length to 256, every key offset, every
-//! start alignment to 32, random slices of 1 MiB) and by the `mask` fuzz target, which reaches
-//! them through `crate::__fuzz`.
+//! unaligned loads and stores, calls of the AVX2 functions, which the CPU must support, and
+//! in `extend_masked_avx2` writing into a vector's spare capacity before `set_len`. Every
+//! `unsafe` block states why it holds. Each implementation is compared with the definition of
+//! masking by the tests below (every length to 256, every key offset, every start alignment
+//! to 32, random slices of 1 MiB; `extend_masked` at every length to 300, every key rotation
+//! and every alignment of the vector's end) and by the `mask` fuzz target, which reaches them
+//! through `crate::__fuzz`.
 #![allow(unsafe_code)]
 
 /// Masks `buf`, `key[0]` being the key byte for `buf[0]`, with the best implementation the
