@@ -157,6 +157,13 @@ def main():
     write("utf8", "surrogate-streaming", utf8(True, [4], [2], b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80edited"))
     write("utf8", "truncated", utf8(False, [], [1], b"abc\xf0\x9f\x98"))
 
+    # mask: key, offset (u64), start, trim, split (u16 each), repeat, data
+    def mask(offset, start, trim, split, repeat, data):
+        return KEY + struct.pack("<QHHHB", offset, start, trim, split, repeat) + data
+    write("mask", "hello", mask(0, 0, 0, 0, 0, b"Hello"))
+    write("mask", "odd-slice-repeated", mask(3, 5, 7, 61, 32, bytes(range(256))))
+    write("mask", "vector-tails", mask(2**64 - 1, 1, 0, 17, 0, bytes(range(1, 180))))
+
     # chunking_differential: config, seed, kind, chunks (Vec<u16>), read_mask, eof, FrameSource::Raw
     def diff(kind, chunks, data, read_mask=0, eof=False):
         out = CONFIG + SEED + kind

@@ -106,7 +106,8 @@
 //! - `arbitrary`: `arbitrary::Arbitrary` for the configuration types, for fuzzing.
 
 #![no_std]
-// One audited `unsafe` block: `utf8::assume_valid`, allowed there alone.
+// `unsafe` is allowed in two audited places only: `utf8::assume_valid`, and the vector
+// masking module `mask::simd` (see docs/security.md).
 #![deny(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
@@ -144,6 +145,15 @@ pub use handshake::{
 pub use rng::OsRng;
 pub use rng::Rng;
 pub use time::Timestamp;
+
+/// Internals reached by the fuzz targets (`fuzz/`). Not part of the API: it may change or go
+/// away in any release.
+#[doc(hidden)]
+pub mod __fuzz {
+    pub use crate::mask::simd::{
+        MaskFn, extend_masked as mask_extend, implementations as mask_implementations,
+    };
+}
 
 /// The README's example, compiled and run as a doctest so it stays true.
 #[cfg(doctest)]

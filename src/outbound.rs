@@ -7,7 +7,7 @@
 use alloc::vec::Vec;
 
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
-use crate::mask::apply_mask;
+use crate::mask::simd::extend_masked;
 
 /// Encoded bytes waiting to be written.
 #[derive(Debug, Default)]
@@ -95,10 +95,10 @@ impl Outbound {
         let n = header.encode(&mut bytes);
         self.buf.reserve(n + payload.len());
         self.buf.extend_from_slice(&bytes[..n]);
-        let from = self.buf.len();
-        self.buf.extend_from_slice(payload);
-        if let Some(key) = mask {
-            apply_mask(&mut self.buf[from..], key, 0);
+        match mask {
+            // One pass: read the payload, write it masked.
+            Some(key) => extend_masked(&mut self.buf, payload, key),
+            None => self.buf.extend_from_slice(payload),
         }
         self.queued += (n + payload.len()) as u64;
     }

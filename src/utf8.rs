@@ -74,8 +74,8 @@ impl Utf8Validator {
     }
 }
 
-/// `bytes` as `&str`, without validating them a second time: the only `unsafe` code in the
-/// crate. A text message that arrives in pieces is validated as the pieces arrive (to fail
+/// `bytes` as `&str`, without validating them a second time: one of the crate's two places
+/// allowed `unsafe` (the other is the vector masking module). A text message that arrives in pieces is validated as the pieces arrive (to fail
 /// fast); converting it with `from_utf8` afterwards would read every byte again, about a
 /// quarter of the receive cost of large text (`docs/performance.md`).
 ///
