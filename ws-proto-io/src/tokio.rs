@@ -582,7 +582,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     ) -> Result<(), Error> {
         let mut outcome: Option<Error> = None;
         loop {
-            while let Some(event) = self.conn.poll_event(&mut self.buf) {
+            // Events after the opening (early frames) are the stream's.
+            while self.conn.state() != State::Open {
+                let Some(event) = self.conn.poll_event(&mut self.buf) else {
+                    break;
+                };
                 match event {
                     Event::Request(request) | Event::HttpRequest(request) => {
                         if let Err(e) = on_request(&mut self.conn, &request) {
