@@ -57,7 +57,9 @@ async fn main() -> io::Result<()> {
             ("--allow-origin", Some(pattern)) => rules.origins.push(pattern),
             ("--token", Some(token)) => rules.token = Some(token),
             _ => {
-                eprintln!("usage: chat [--listen ADDR:PORT] [--allow-origin PATTERN]... [--token T]");
+                eprintln!(
+                    "usage: chat [--listen ADDR:PORT] [--allow-origin PATTERN]... [--token T]"
+                );
                 std::process::exit(2);
             }
         }
@@ -93,7 +95,11 @@ async fn serve(tcp: TcpStream, room: Room, rules: Arc<Rules>) {
     };
     let result = accept_with(tcp, config, decide).await;
     let Some(name) = joined else {
-        if let Some(e) = result.as_ref().err().filter(|e| !matches!(e, Error::Responded { .. })) {
+        if let Some(e) = result
+            .as_ref()
+            .err()
+            .filter(|e| !matches!(e, Error::Responded { .. }))
+        {
             eprintln!("handshake: {e}");
         }
         return; // the page, or a refusal
@@ -172,7 +178,9 @@ fn answer(request: &Request, users: &Users, rules: &Rules) -> Answer {
         return Answer::text(403, "origin not allowed\n");
     }
     if let Some(token) = &rules.token {
-        let bearer = request.header("authorization").and_then(|v| v.strip_prefix(b"Bearer "));
+        let bearer = request
+            .header("authorization")
+            .and_then(|v| v.strip_prefix(b"Bearer "));
         let query = request
             .query()
             .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")));
@@ -193,7 +201,8 @@ fn answer(request: &Request, users: &Users, rules: &Rules) -> Answer {
 
 fn user_name(request: &Request) -> Option<&str> {
     let path = request.path();
-    path.strip_prefix("/ws/").or_else(|| path.strip_prefix("/chat/"))
+    path.strip_prefix("/ws/")
+        .or_else(|| path.strip_prefix("/chat/"))
 }
 
 fn valid_name(name: &str) -> bool {

@@ -49,9 +49,8 @@ else
 fi
 
 # --- 2. examples -----------------------------------------------------------------------
-# `--features http`: examples/axum needs it.
-if (cd "$ROOT" && cargo build --release --examples --features http -j "${INTEROP_JOBS:-1}") >"$LOGS/build.log" 2>&1; then
-    pass "build (cargo build --release --examples --features http)"
+if (cd "$ROOT" && cargo build --release --examples -j "${INTEROP_JOBS:-1}") >"$LOGS/build.log" 2>&1; then
+    pass "build (cargo build --release --examples)"
 else
     tail -20 "$LOGS/build.log"
     fail "build: see $LOGS/build.log"
