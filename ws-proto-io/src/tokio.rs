@@ -599,13 +599,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                             body: body.to_vec(),
                         });
                     }
-                    Event::Closed(closed) => {
-                        if outcome.is_none() {
-                            outcome = Some(match closed.cause {
-                                CloseCause::HandshakeFailed(e) => Error::Handshake(e),
-                                cause => Error::ConnectionClosed(cause),
-                            });
-                        }
+                    Event::Closed(closed) if outcome.is_none() => {
+                        outcome = Some(match closed.cause {
+                            CloseCause::HandshakeFailed(e) => Error::Handshake(e),
+                            cause => Error::ConnectionClosed(cause),
+                        });
                     }
                     _ => {}
                 }
