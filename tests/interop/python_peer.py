@@ -4,6 +4,9 @@
 Modes:
   echo URL [--server-log FILE]  client checks against examples/echo-server at ws://HOST:PORT
   chat URL                      client checks against examples/chat at ws://HOST:PORT
+  chat-rules URL                origin and token checks against examples/chat started with
+                                --allow-origin http://allowed.example
+                                --allow-origin 'https://*.example.com' --token s3cret
   axum URL                      client checks against examples/axum at ws://HOST:PORT
   client-example CLIENT_BIN     runs an echo server here and examples/client against it
   serve [--port N]              just the echo server (with subprotocol selection), for manual use
@@ -341,6 +344,71 @@ async def run_chat(base):
 
 
 # ---------------------------------------------------------------------------------------
+# Client checks against examples/chat started with `--allow-origin http://allowed.example
+# --allow-origin 'https://*.example.com' --token s3cret` (run.sh's second chat instance)
+# ---------------------------------------------------------------------------------------
+async def raw_refusal(base, path, headers):
+    """Sends an upgrade request by hand; returns (status, closed): the status of the answer
+    and whether the server then closed the connection (EOF within 5 s)."""
+    host, port = base.removeprefix("ws://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", "Upgrade: websocket",
+             "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+             "Sec-WebSocket-Version: 13"] + [f"{k}: {v}" for k, v in headers.items()]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    await writer.drain()
+    data = b""
+    closed = False
+    try:
+        while True:
+            chunk = await asyncio.wait_for(reader.read(4096), 5)
+            if not chunk:
+                closed = True
+                break
+            data += chunk
+    except asyncio.TimeoutError:
+        pass
+    writer.close()
+    m = re.match(rb"HTTP/1\.1 (\d{3})", data)
+    return (int(m.group(1)) if m else None), closed
+
+
+async def run_chat_rules(base):
+    mode = "chat-rules"
+    token = "s3cret"
+
+    async def allowed_origin_101():
+        async with connect(f"{base}/ws/py-ok?token={token}", origin="http://allowed.example") as ws:
+            got = await recv(ws)
+            expect(got == "* py-ok joined", f"first line {short(got)}")
+
+    await check(mode, "allowed-origin-and-query-token-101", allowed_origin_101)
+
+    async def wildcard_origin_bearer_101():
+        async with connect(f"{base}/ws/py-bearer", origin="https://app.example.com",
+                           additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+            got = await recv(ws)
+            expect(got == "* py-bearer joined", f"first line {short(got)}")
+
+    await check(mode, "wildcard-origin-and-bearer-token-101", wildcard_origin_bearer_101)
+
+    async def refused(path, headers, want):
+        got, closed = await raw_refusal(base, path, headers)
+        expect(got in want, f"status {got}, expected {want}")
+        expect(closed, "the server left the refused connection open")
+
+    await check(mode, "wrong-origin-403-closed", lambda: refused(
+        f"/ws/py-evil?token={token}", {"Origin": "http://evil.example"}, (403,)))
+    await check(mode, "wildcard-does-not-match-other-domain-403", lambda: refused(
+        f"/ws/py-evil?token={token}", {"Origin": "https://example.com.evil.example"}, (403,)))
+    await check(mode, "missing-token-401-closed", lambda: refused(
+        "/ws/py-anon", {"Origin": "http://allowed.example"}, (401, 403)))
+    await check(mode, "wrong-token-403-closed", lambda: refused(
+        "/ws/py-anon", {"Origin": "http://allowed.example", "Authorization": "Bearer nope"},
+        (403,)))
+
+
+# ---------------------------------------------------------------------------------------
 # Client checks against examples/axum (axum does the upgrade, ws-proto the rest)
 # ---------------------------------------------------------------------------------------
 async def run_axum(base):
@@ -532,6 +600,8 @@ def main(argv):
         asyncio.run(run_echo(argv[1], log))
     elif len(argv) == 2 and argv[0] == "chat":
         asyncio.run(run_chat(argv[1]))
+    elif len(argv) == 2 and argv[0] == "chat-rules":
+        asyncio.run(run_chat_rules(argv[1]))
     elif len(argv) == 2 and argv[0] == "axum":
         asyncio.run(run_axum(argv[1]))
     elif len(argv) == 2 and argv[0] == "client-example":

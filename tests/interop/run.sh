@@ -5,7 +5,7 @@
 #
 # 1. setup.sh installs the peers (Python websockets, Node ws + playwright-core, Chromium);
 # 2. the examples are built once (release);
-# 3. echo-server, chat and axum are started on free loopback ports (127.0.0.1:0, the
+# 3. echo-server, chat (twice: plain, and with origin and token rules) and axum are started on free loopback ports (127.0.0.1:0, the
 #    port read from their listen line);
 # 4. every peer test runs against them (and examples/client against the peers' servers);
 # 5. one PASS/FAIL line per check, then `N passed, M failed`; exit 1 if anything failed.
@@ -49,35 +49,37 @@ else
 fi
 
 # --- 2. examples -----------------------------------------------------------------------
-# `--features http`: examples/axum needs it.
-if (cd "$ROOT" && cargo build --release --examples --features http -j "${INTEROP_JOBS:-1}") >"$LOGS/build.log" 2>&1; then
-    pass "build (cargo build --release --examples --features http)"
+if (cd "$ROOT" && cargo build --release --examples -j "${INTEROP_JOBS:-1}") >"$LOGS/build.log" 2>&1; then
+    pass "build (cargo build --release --examples)"
 else
     tail -20 "$LOGS/build.log"
     fail "build: see $LOGS/build.log"
 fi
 
 # --- 3. servers ------------------------------------------------------------------------
-# start_server NAME: runs examples/NAME --listen 127.0.0.1:0, waits (30 s at most) for its
-# listen line and sets ADDR to the 127.0.0.1:PORT it printed; returns 1 if it did not start.
+# start_server NAME [LABEL [ARGS...]]: runs examples/NAME --listen 127.0.0.1:0 ARGS, waits
+# (30 s at most) for its listen line and sets ADDR to the 127.0.0.1:PORT it printed; returns
+# 1 if it did not start. LABEL (default NAME) names the log and the PID variable.
 start_server() {
-    local name=$1 log="$LOGS/$1.log"
+    local name=$1 label=${2:-$1}
+    shift; [ $# -gt 0 ] && shift
+    local log="$LOGS/$label.log"
     ADDR=""
     if [ ! -f "$ROOT/examples/$name.rs" ] || [ ! -x "$EXAMPLES/$name" ]; then
-        fail "start $name: examples/$name.rs or its binary is missing"
+        fail "start $label: examples/$name.rs or its binary is missing"
         return 1
     fi
-    "$EXAMPLES/$name" --listen 127.0.0.1:0 >"$log" 2>&1 &
+    "$EXAMPLES/$name" --listen 127.0.0.1:0 "$@" >"$log" 2>&1 &
     local pid=$!
     PIDS+=("$pid")
-    eval "${name//-/_}_PID=$pid"
+    eval "${label//-/_}_PID=$pid"
     for _ in $(seq 300); do
         ADDR=$(grep -om1 'listening on 127\.0\.0\.1:[0-9]*' "$log" | sed 's/listening on //')
-        [ -n "$ADDR" ] && { pass "start $name (listening on $ADDR)"; return 0; }
+        [ -n "$ADDR" ] && { pass "start $label (listening on $ADDR)"; return 0; }
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
-    fail "start $name: no listen line within 30 s ($(head -c 300 "$log"))"
+    fail "start $label: no listen line within 30 s ($(head -c 300 "$log"))"
     return 1
 }
 
@@ -139,6 +141,19 @@ if start_server chat; then
     fi
 else
     for t in python/chat node/chat; do fail "$t: not run, chat did not start"; done
+fi
+
+echo "--- chat with origin and token rules"
+if start_server chat chat-rules --allow-origin http://allowed.example \
+    --allow-origin 'https://*.example.com' --token s3cret; then
+    run_peer python/chat-rules "$PY" "${PY_PEER[@]}" chat-rules "ws://$ADDR"
+    if kill -0 "$chat_rules_PID" 2>/dev/null && ! grep -q panicked "$LOGS/chat-rules.log"; then
+        pass "chat-rules survived the peer (no panic)"
+    else
+        fail "chat-rules died or panicked: $(grep -m1 panicked "$LOGS/chat-rules.log")"
+    fi
+else
+    fail "python/chat-rules: not run, the second chat did not start"
 fi
 
 echo "--- axum"

@@ -29,6 +29,13 @@ pub enum Error {
     },
     /// The opening handshake failed (a malformed request or response, a timeout).
     Handshake(HandshakeError),
+    /// (Server) The application answered the opening request with this HTTP status instead
+    /// of accepting a WebSocket (a page, a refusal); the response was sent and the
+    /// transport closed.
+    Responded {
+        /// The status sent.
+        status: u16,
+    },
     /// The application's answer to the opening request could not be encoded.
     Accept(AcceptError),
     /// The peer broke the protocol; the matching Close frame was sent.
@@ -53,6 +60,9 @@ impl fmt::Display for Error {
             Error::Request(e) => write!(f, "invalid request: {e}"),
             Error::Rejected { status, .. } => write!(f, "the server refused the upgrade: {status}"),
             Error::Handshake(e) => write!(f, "opening handshake failed: {e}"),
+            Error::Responded { status } => {
+                write!(f, "answered the request with HTTP status {status}")
+            }
             Error::Accept(e) => write!(f, "invalid answer to the request: {e}"),
             Error::Protocol(e) => write!(f, "the peer broke the protocol: {e}"),
             Error::ConnectionClosed(cause) => write!(f, "connection closed ({cause:?})"),

@@ -17,6 +17,8 @@
 
 pub mod blocking;
 mod error;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 mod message;
 #[cfg(feature = "tls")]
 pub mod tls;

@@ -1,5 +1,5 @@
-//! End-to-end benchmark over loopback (issue 7): ws-proto, tungstenite and fastwebsockets
-//! each behind the same tokio echo server, driven by a load generator of our own.
+//! End-to-end benchmark over loopback: ws-proto (the hand-written tokio loop and the
+//! ws-proto-io driver), tokio-tungstenite, tungstenite and fastwebsockets, each behind the same tokio echo server, driven by a load generator of our own.
 //!
 //! `cargo run --release --bin loopback -- [--warmup S] [--measure S] [--only LIB]`
 //!
@@ -24,7 +24,13 @@ use tokio::time::timeout;
 use ws_proto::handshake::{HeadLimits, HeadParser, accept_response, parse_request};
 use ws_proto::{Accept, CloseCause, Closed, Config, Connection, Event};
 
-const LIBS: [&str; 3] = ["ws-proto", "tungstenite", "fastwebsockets"];
+const LIBS: [&str; 5] = [
+    "ws-proto",
+    "ws-proto-io",
+    "tokio-tungstenite",
+    "tungstenite",
+    "fastwebsockets",
+];
 const CONNECTIONS: [usize; 3] = [1, 16, 256];
 /// Message sizes unless `--sizes a,b,...` says otherwise (at most 65 535: the load
 /// generator writes 16-bit lengths).
@@ -134,6 +140,8 @@ async fn serve(lib: &str, listener: TcpListener, conns: usize) -> io::Result<()>
         stream.set_nodelay(true)?;
         match lib {
             "ws-proto" => tasks.spawn(ws_proto_echo(stream)),
+            "ws-proto-io" => tasks.spawn(ws_proto_io_echo(stream)),
+            "tokio-tungstenite" => tasks.spawn(tokio_tungstenite_echo(stream)),
             "tungstenite" => tasks.spawn(tungstenite_echo(stream)),
             _ => tasks.spawn(fastwebsockets_echo(stream)),
         };
@@ -180,6 +188,42 @@ async fn ws_proto_echo(mut stream: TcpStream) -> io::Result<()> {
             n => rb.commit(n),
         }
     }
+}
+
+/// The tokio driver of ws-proto-io (`ws_proto_io::tokio`), as its documentation shows:
+/// `accept`, then `next()` / `send()` of owned `Message`s.
+async fn ws_proto_io_echo(stream: TcpStream) -> io::Result<()> {
+    use ws_proto_io::Message;
+    let mut ws = ws_proto_io::tokio::accept(stream).await.map_err(other)?;
+    while let Some(message) = ws.next().await {
+        match message.map_err(other)? {
+            message @ (Message::Binary(_) | Message::Text(_)) => {
+                ws.send(message).await.map_err(other)?
+            }
+            _ => {} // Ping (answered), Pong, the Close (answered; the stream then ends)
+        }
+    }
+    Ok(())
+}
+
+/// tokio-tungstenite, as its README shows: `accept_async`, then `next()` / `send()`.
+async fn tokio_tungstenite_echo(stream: TcpStream) -> io::Result<()> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{Error, Message};
+    let mut ws = tokio_tungstenite::accept_async(stream)
+        .await
+        .map_err(other)?;
+    while let Some(message) = ws.next().await {
+        match message {
+            Ok(message @ (Message::Binary(_) | Message::Text(_))) => {
+                ws.send(message).await.map_err(other)?
+            }
+            Ok(_) => {}
+            Err(Error::ConnectionClosed) => break,
+            Err(e) => return Err(other(e)),
+        }
+    }
+    Ok(())
 }
 
 /// tungstenite is blocking-style: over a non-blocking socket it returns `WouldBlock`, and
