@@ -87,6 +87,12 @@ impl Utf8Bytes {
         Ok(Utf8Bytes(bytes))
     }
 
+    /// Bytes the caller has checked to be UTF-8 (the core validates every text message).
+    pub(crate) fn from_checked(bytes: Bytes) -> Utf8Bytes {
+        debug_assert!(core::str::from_utf8(&bytes).is_ok());
+        Utf8Bytes(bytes)
+    }
+
     /// A `'static` string, without copying it.
     pub const fn from_static(text: &'static str) -> Utf8Bytes {
         Utf8Bytes(Bytes::from_static(text.as_bytes()))
