@@ -680,6 +680,21 @@ impl<S: Transport> WebSocket<S> {
     /// Blocks until a message arrives or a deadline of the connection passes; queued
     /// output (automatic Pongs, the Close echo) is written on the way.
     pub fn read(&mut self) -> Result<Message, Error> {
+        loop {
+            if let Some(message) = self.read_until(None)? {
+                return Ok(message);
+            }
+        }
+    }
+
+    /// Like [`read`](Self::read), but gives up after `timeout`: `Ok(None)` if no message
+    /// arrived by then (nothing is lost; read again). For a thread that has other work,
+    /// such as a client sending lines as they are typed.
+    pub fn read_timeout(&mut self, timeout: Duration) -> Result<Option<Message>, Error> {
+        self.read_until(Some(Instant::now() + timeout))
+    }
+
+    fn read_until(&mut self, deadline: Option<Instant>) -> Result<Option<Message>, Error> {
         self.check_open()?;
         loop {
             loop {
@@ -687,19 +702,32 @@ impl<S: Transport> WebSocket<S> {
                 match step {
                     None => break,
                     Some(Step::Nothing) => {}
-                    Some(Step::Message(message)) => return Ok(message),
-                    Some(Step::Data { text, len }) => return Ok(self.take_message(text, len)),
+                    Some(Step::Message(message)) => return Ok(Some(message)),
+                    Some(Step::Data { text, len }) => {
+                        return Ok(Some(self.take_message(text, len)));
+                    }
                     Some(Step::End { outcome, cause }) => {
                         self.finish(!is_timeout_cause(cause));
                         self.end = match outcome {
                             Ok(_) => End::Closed(cause),
                             Err(_) => End::Done,
                         };
-                        return outcome;
+                        return outcome.map(Some);
                     }
                 }
             }
-            if let Err(e) = self.wait() {
+            let left = match deadline {
+                Some(deadline) => match time_left(deadline) {
+                    Some(left) => Some(left),
+                    None => return Ok(None),
+                },
+                None => None,
+            };
+            let waited = self
+                .flush()
+                .and_then(|()| self.read_input(left))
+                .map(|()| self.conn.handle_timeout(Instant::now()));
+            if let Err(e) = waited {
                 // The stream failed: nothing more will come.
                 self.conn.handle_eof();
                 self.end = End::Done;
@@ -852,18 +880,23 @@ impl<S: Transport> WebSocket<S> {
     /// deadline, and tells it the time.
     fn wait(&mut self) -> Result<(), Error> {
         self.flush()?;
-        self.read_input()?;
+        self.read_input(None)?;
         self.conn.handle_timeout(Instant::now());
         Ok(())
     }
 
-    /// One read: input, end of stream, or nothing by the next deadline.
-    fn read_input(&mut self) -> Result<(), Error> {
-        let timeout = self.conn.poll_timeout().map(|at| {
+    /// One read: input, end of stream, or nothing by the connection's next deadline (or
+    /// after `limit`, if sooner).
+    fn read_input(&mut self, limit: Option<Duration>) -> Result<(), Error> {
+        let due = self.conn.poll_timeout().map(|at| {
             Instant::from(at)
                 .saturating_duration_since(Instant::now())
                 .max(MIN_TIMEOUT)
         });
+        let timeout = match (due, limit) {
+            (Some(due), Some(limit)) => Some(due.min(limit)),
+            (due, limit) => due.or(limit),
+        };
         self.stream.set_read_timeout(timeout)?;
         let mut input = self.conn.read_buf();
         match self.stream.read(&mut input) {
@@ -920,7 +953,7 @@ impl<S: Transport> WebSocket<S> {
             if self.flush().is_err() || self.conn.should_close_transport() {
                 break;
             }
-            if self.read_input().is_err() {
+            if self.read_input(None).is_err() {
                 break;
             }
             self.conn.handle_timeout(Instant::now());
