@@ -49,35 +49,47 @@ else
 fi
 
 # --- 2. examples -----------------------------------------------------------------------
-# `--features http`: examples/axum needs it.
-if (cd "$ROOT" && cargo build --release --examples --features http -j "${INTEROP_JOBS:-1}") >"$LOGS/build.log" 2>&1; then
-    pass "build (cargo build --release --examples --features http)"
+# `--features http`: examples/axum needs it. test-cert (ws-proto-io) writes the throwaway
+# CA and server certificate of the TLS checks, made fresh for each run.
+CERTS="$OUT/certs"
+if (cd "$ROOT" && cargo build --release -p ws-proto --examples --features http -j "${INTEROP_JOBS:-1}" \
+        && cargo build --release -p ws-proto-io --example test-cert -j "${INTEROP_JOBS:-1}") >"$LOGS/build.log" 2>&1; then
+    pass "build (cargo build --release --examples --features http; test-cert)"
 else
     tail -20 "$LOGS/build.log"
     fail "build: see $LOGS/build.log"
 fi
+rm -rf "$CERTS"
+if [ -x "$EXAMPLES/test-cert" ] && "$EXAMPLES/test-cert" "$CERTS" >>"$LOGS/build.log" 2>&1; then
+    pass "test-cert (CA and server certificate for 127.0.0.1/localhost generated)"
+else
+    fail "test-cert: no certificate generated, see $LOGS/build.log"
+fi
 
 # --- 3. servers ------------------------------------------------------------------------
-# start_server NAME: runs examples/NAME --listen 127.0.0.1:0, waits (30 s at most) for its
-# listen line and sets ADDR to the 127.0.0.1:PORT it printed; returns 1 if it did not start.
+# start_server NAME [LABEL ARGS...]: runs examples/NAME --listen 127.0.0.1:0 [ARGS...]
+# (log LABEL.log, LABEL defaulting to NAME), waits (30 s at most) for its listen line and
+# sets ADDR to the 127.0.0.1:PORT it printed; returns 1 if it did not start.
 start_server() {
-    local name=$1 log="$LOGS/$1.log"
+    local name=$1 label=${2:-$1}
+    shift; [ $# -gt 0 ] && shift
+    local log="$LOGS/$label.log"
     ADDR=""
     if [ ! -f "$ROOT/examples/$name.rs" ] || [ ! -x "$EXAMPLES/$name" ]; then
         fail "start $name: examples/$name.rs or its binary is missing"
         return 1
     fi
-    "$EXAMPLES/$name" --listen 127.0.0.1:0 >"$log" 2>&1 &
+    "$EXAMPLES/$name" --listen 127.0.0.1:0 "$@" >"$log" 2>&1 &
     local pid=$!
     PIDS+=("$pid")
-    eval "${name//-/_}_PID=$pid"
+    eval "${label//-/_}_PID=$pid"
     for _ in $(seq 300); do
         ADDR=$(grep -om1 'listening on 127\.0\.0\.1:[0-9]*' "$log" | sed 's/listening on //')
         [ -n "$ADDR" ] && { pass "start $name (listening on $ADDR)"; return 0; }
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
-    fail "start $name: no listen line within 30 s ($(head -c 300 "$log"))"
+    fail "start $label: no listen line within 30 s ($(head -c 300 "$log"))"
     return 1
 }
 
@@ -125,6 +137,27 @@ if start_server echo-server; then
     fi
 else
     for t in python/echo node/echo browser; do fail "$t: not run, echo-server did not start"; done
+fi
+
+echo "--- echo-server over TLS (https:// and wss://, certificate from test-cert)"
+if [ -f "$CERTS/cert.pem" ] && start_server echo-server echo-server-tls \
+        --tls-cert "$CERTS/cert.pem" --tls-key "$CERTS/key.pem"; then
+    TLS_ECHO="$ADDR"
+    run_peer python/tls-echo "$PY" "${PY_PEER[@]}" tls-echo "wss://$TLS_ECHO" "$CERTS/ca.pem" \
+        --server-log "$LOGS/echo-server-tls.log"
+    run_peer node/tls-echo "$WS_LIB" "${NODE_PEER[@]}" tls-echo "wss://$TLS_ECHO" "$CERTS/ca.pem" \
+        --server-log "$LOGS/echo-server-tls.log"
+    run_peer browser-tls "$PW_LIB" node "$HERE/browser.mjs" "https://$TLS_ECHO" \
+        "$LOGS/echo-server-tls.log" "$OUT/echo-page-tls.png"
+    if kill -0 "$echo_server_tls_PID" 2>/dev/null && ! grep -q panicked "$LOGS/echo-server-tls.log"; then
+        pass "echo-server (TLS) survived every peer (no panic)"
+    else
+        fail "echo-server (TLS) died or panicked: $(grep -m1 panicked "$LOGS/echo-server-tls.log")"
+    fi
+else
+    for t in python/tls-echo node/tls-echo browser-tls; do
+        fail "$t: not run, echo-server with TLS did not start"
+    done
 fi
 
 echo "--- chat"
