@@ -1,9 +1,10 @@
-//! A command-line WebSocket client on a blocking `std::net::TcpStream`.
+//! A command-line WebSocket client on the blocking driver of `ws-proto-io`.
 //!
 //! ```sh
 //! cargo run --example client -- ws://127.0.0.1:9001/ws
 //! cargo run --example client -- ws://127.0.0.1:9001/ws --subprotocol chat \
 //!     --header 'Authorization: Bearer token' --origin http://127.0.0.1:9001
+//! cargo run --example client -- wss://127.0.0.1:9443/ws --ca ca.pem
 //! ```
 //!
 //! - Each line read from stdin is sent as a text message; each text message received is
@@ -11,24 +12,26 @@
 //!   (`connected (subprotocol: chat)`, the close code) go to stderr.
 //! - At the end of stdin the client closes with 1000 and waits, at most the close timeout
 //!   (10 s), for the server's Close and for the server to close the TCP connection.
+//! - `wss://` verifies the server against the webpki roots, or against the certificates
+//!   of `--ca FILE` (PEM: a private CA, a self-signed server certificate).
 //! - Exit status: 0 after a closing handshake (whoever started it), 1 if the server refused
 //!   the handshake (its status and body are printed), broke the protocol, or went away
 //!   without a Close; 2 for a bad command line.
-//! - `ws://` only: `wss://` needs TLS, which this example does not do.
 //!
-//! It shows a client's whole life, deadlines included: stdin is read on its own thread and
-//! arrives through a channel, and the socket's read timeout is the connection's next
-//! deadline (or 50 ms, to look at the channel again), after which `handle_timeout`
-//! runs.
+//! stdin is read on its own thread and arrives through a channel; the main thread reads
+//! the socket with a short timeout so that it can look at the channel in between.
 
-use std::io::{self, BufRead, Read, Write};
-use std::net::TcpStream;
+use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ws_proto::{ClientRequest, CloseCause, CloseCode, Config, Connection, Event, SendError, State};
+use ws_proto::CloseCode;
+use ws_proto::handshake::ClientRequest;
+use ws_proto_io::blocking::{self, ConnectOptions, MaybeTls, WebSocket};
+use ws_proto_io::tls::{self, Roots};
+use ws_proto_io::{Error, Message};
 
 /// How often the loop looks at stdin's channel while the socket is quiet.
 const CHANNEL_CHECK: Duration = Duration::from_millis(50);
@@ -36,17 +39,16 @@ const CHANNEL_CHECK: Duration = Duration::from_millis(50);
 fn usage(problem: &str) -> ExitCode {
     eprintln!("{problem}");
     eprintln!(
-        "usage: client ws://HOST[:PORT][/PATH] [--subprotocol P]... [--header 'Name: value']... \
-         [--origin O]"
+        "usage: client ws[s]://HOST[:PORT][/PATH] [--subprotocol P]... [--header 'Name: value']... \
+         [--origin O] [--ca FILE]"
     );
     ExitCode::from(2)
 }
 
 fn main() -> ExitCode {
     let mut url = None;
-    let mut subprotocols = Vec::new();
-    let mut headers = Vec::new();
-    let mut origin = None;
+    let mut request_options = Vec::new();
+    let mut ca = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         if !arg.starts_with("--") {
@@ -59,12 +61,8 @@ fn main() -> ExitCode {
             return usage(&format!("{arg} needs a value"));
         };
         match arg.as_str() {
-            "--subprotocol" => subprotocols.push(value),
-            "--origin" => origin = Some(value),
-            "--header" => match value.split_once(':') {
-                Some((name, v)) => headers.push((name.trim().to_owned(), v.trim().to_owned())),
-                None => return usage(&format!("--header {value:?}: expected 'Name: value'")),
-            },
+            "--subprotocol" | "--origin" | "--header" => request_options.push((arg, value)),
+            "--ca" => ca = Some(value),
             _ => return usage(&format!("unknown option {arg}")),
         }
     }
@@ -77,137 +75,81 @@ fn main() -> ExitCode {
         Ok(request) => request,
         Err(e) => return usage(&format!("invalid URL {url}: {e}")),
     };
-    if request.is_secure() {
-        eprintln!("{url}: wss:// needs TLS, which this example does not do; use ws://");
-        return ExitCode::from(2);
+    for (option, value) in request_options {
+        request = match option.as_str() {
+            "--subprotocol" => request.subprotocol(value),
+            "--origin" => request.origin(value),
+            _ => match value.split_once(':') {
+                Some((name, v)) => request.header(name.trim(), v.trim()),
+                None => return usage(&format!("--header {value:?}: expected 'Name: value'")),
+            },
+        };
     }
-    for protocol in subprotocols {
-        request = request.subprotocol(protocol);
-    }
-    for (name, value) in headers {
-        request = request.header(name, value);
-    }
-    if let Some(origin) = origin {
-        request = request.origin(origin);
+    let mut options = ConnectOptions::default();
+    if let Some(ca) = ca {
+        match Roots::from_pem_file(&ca).and_then(tls::client_config) {
+            Ok(config) => options = options.with_tls(config),
+            Err(e) => return usage(&format!("--ca {ca}: {e}")),
+        }
     }
 
-    // The request head is queued at once; invalid headers or origins are refused here.
-    let host = (request.host().to_owned(), request.port());
-    let conn = match Connection::client(request, Config::default(), Instant::now()) {
-        Ok(conn) => conn,
-        Err(e) => return usage(&format!("invalid request: {e}")),
-    };
-    match run(conn, host) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
+    let mut ws = match blocking::connect_with(request, options) {
+        Ok(ws) => ws,
+        Err(Error::Rejected { status, body }) => {
+            eprintln!("handshake refused: {status}");
+            eprintln!("{}", String::from_utf8_lossy(&body).trim_end());
+            return ExitCode::from(1);
+        }
+        Err(e @ (Error::Url(_) | Error::Request(_))) => return usage(&e.to_string()),
         Err(e) => {
-            eprintln!("io error: {e}");
+            eprintln!("connection failed: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    eprintln!(
+        "connected (subprotocol: {})",
+        ws.subprotocol().unwrap_or("none")
+    );
+    match run(&mut ws) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("connection failed: {e}");
             ExitCode::from(1)
         }
     }
 }
 
-/// Connects and runs the connection to its end. `Ok(true)` after a closing handshake.
-fn run(mut conn: Connection, host: (String, u16)) -> io::Result<bool> {
-    let mut stream = TcpStream::connect(host)?;
-    stream.set_nodelay(true)?;
-    // A server that stops reading cannot block a write for ever.
-    stream.set_write_timeout(Some(Duration::from_secs(10)))?;
-
+/// Sends stdin's lines and prints what arrives until the connection ends; `Ok` after a
+/// closing handshake.
+fn run(ws: &mut WebSocket<MaybeTls>) -> Result<(), Error> {
     let lines = spawn_stdin_reader();
-    let mut buf = Vec::new();
-    let mut clean = false;
-    let mut stdin_done = false;
+    let mut stdin_open = true;
     let mut stdout = io::stdout().lock();
     loop {
-        while let Some(event) = conn.poll_event(&mut buf) {
-            match event {
-                Event::Connected(response) => eprintln!(
-                    "connected (subprotocol: {})",
-                    response.subprotocol().unwrap_or("none")
-                ),
-                Event::Rejected { response, body } => {
-                    eprintln!(
-                        "handshake refused: {} {}",
-                        response.status(),
-                        response.reason()
-                    );
-                    eprintln!("{}", String::from_utf8_lossy(body).trim_end());
-                    return Ok(false);
+        // Lines typed so far become messages; the end of stdin starts the closing handshake.
+        while stdin_open {
+            match lines.try_recv() {
+                Ok(line) => ws.send(Message::text(line))?,
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    stdin_open = false;
+                    ws.close(CloseCode::NORMAL, "")?;
                 }
-                Event::Text(text) => writeln!(stdout, "{text}")?,
-                Event::Binary(data) => writeln!(stdout, "<binary {} bytes>", data.len())?,
-                Event::Closed(closed) => {
-                    clean = closed.was_clean;
-                    match closed.cause {
-                        CloseCause::ProtocolError(error) => eprintln!("connection failed: {error}"),
-                        CloseCause::HandshakeFailed(error) => {
-                            eprintln!("handshake failed: {error}")
-                        }
-                        _ => eprintln!("closed: {} {}", closed.code, closed.reason),
-                    }
-                }
-                _ => {} // Ping (answered automatically), Pong
             }
+        }
+        match ws.read_timeout(CHANNEL_CHECK)? {
+            Some(Message::Text(text)) => writeln!(stdout, "{text}")?,
+            Some(Message::Binary(data)) => writeln!(stdout, "<binary {} bytes>", data.len())?,
+            Some(Message::Close(frame)) => {
+                match frame {
+                    Some(frame) => eprintln!("closed: {} {}", frame.code, frame.reason),
+                    None => eprintln!("closed: {}", CloseCode::NO_STATUS),
+                }
+                return Ok(());
+            }
+            Some(_) | None => {} // Ping (answered by the driver), Pong, nothing yet
         }
         stdout.flush()?;
-
-        // Lines typed so far become messages; the end of stdin starts the closing handshake.
-        if conn.state() == State::Open && !stdin_done {
-            stdin_done = send_lines(&mut conn, &mut stream, &lines)?;
-            if stdin_done {
-                // Allowed while open; Closing state follows.
-                let _ = conn.close(CloseCode::NORMAL, "");
-            }
-        }
-
-        flush(&mut conn, &mut stream)?;
-        // A client waits for the server to close TCP first (or the close timeout).
-        if conn.should_close_transport() {
-            return Ok(clean);
-        }
-
-        // Sleep in read() until data arrives, the next deadline, or the next channel check.
-        let mut wake = Instant::now() + CHANNEL_CHECK;
-        if let Some(deadline) = conn.poll_timeout().map(Instant::from) {
-            wake = wake.min(deadline);
-        }
-        let timeout = wake
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(1));
-        stream.set_read_timeout(Some(timeout))?;
-        let mut rb = conn.read_buf();
-        match stream.read(&mut rb) {
-            Ok(0) => conn.handle_eof(),
-            Ok(n) => rb.commit(n),
-            Err(e) if is_timeout(&e) => {}
-            Err(e) => return Err(e),
-        }
-        conn.handle_timeout(Instant::now());
-    }
-}
-
-/// Sends the lines waiting in the channel; returns whether stdin has ended.
-fn send_lines(
-    conn: &mut Connection,
-    stream: &mut TcpStream,
-    lines: &Receiver<String>,
-) -> io::Result<bool> {
-    loop {
-        let line = match lines.try_recv() {
-            Ok(line) => line,
-            Err(TryRecvError::Empty) => return Ok(false),
-            Err(TryRecvError::Disconnected) => return Ok(true),
-        };
-        match conn.send_text(&line) {
-            Ok(()) => {}
-            // The outbound queue is full: write it out and try once more.
-            Err(SendError::Backpressure) => {
-                flush(conn, stream)?;
-                conn.send_text(&line).map_err(io::Error::other)?;
-            }
-            Err(e) => return Err(io::Error::other(e)),
-        }
     }
 }
 
@@ -223,23 +165,4 @@ fn spawn_stdin_reader() -> Receiver<String> {
         }
     });
     rx
-}
-
-/// Writes everything the connection has queued.
-fn flush(conn: &mut Connection, stream: &mut TcpStream) -> io::Result<()> {
-    loop {
-        let out = conn.poll_transmit();
-        if out.is_empty() {
-            return stream.flush();
-        }
-        let n = stream.write(&out)?;
-        out.advance(n);
-    }
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
-    )
 }

@@ -2,6 +2,8 @@
 // Browser peer: Debian's Chromium, driven by playwright-core, against examples/echo-server.
 //
 //   node browser.mjs http://127.0.0.1:PORT SERVER_LOG SCREENSHOT_PNG
+//   node browser.mjs https://127.0.0.1:PORT SERVER_LOG SCREENSHOT_PNG   (TLS: checks are
+//                                             named browser-tls/..., the page uses wss://)
 //
 // Loads the echo page, types and sends messages through its form, does a 1 MiB binary round
 // trip on a fresh `new WebSocket(...)`, closes the page's socket with 4000 "bye" (and, on a
@@ -22,6 +24,11 @@ const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", 
   "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const TIMEOUT = 30_000;
 const [pageUrl, serverLog, screenshot] = process.argv.slice(2);
+// Over https the server's certificate comes from a CA generated for this run: Chromium is
+// told not to verify it.
+const TLS = pageUrl?.startsWith("https:");
+const LABEL = TLS ? "browser-tls" : "browser";
+if (TLS) FLAGS.push("--ignore-certificate-errors");
 if (!pageUrl || !serverLog || !screenshot) {
   console.error("usage: browser.mjs http://127.0.0.1:PORT SERVER_LOG SCREENSHOT_PNG");
   process.exit(2);
@@ -35,11 +42,11 @@ async function check(name, fn) {
   let timer;
   try {
     await Promise.race([fn(), new Promise((_, rej) => { timer = setTimeout(() => rej(new CheckFailed(`timed out after ${TIMEOUT / 1000} s`)), TIMEOUT); })]);
-    console.log(`PASS browser/${name}`);
+    console.log(`PASS ${LABEL}/${name}`);
     return true;
   } catch (e) {
     failures++;
-    console.log(`FAIL browser/${name}: ${(e.message || String(e)).split("\n")[0]}`);
+    console.log(`FAIL ${LABEL}/${name}: ${(e.message || String(e)).split("\n")[0]}`);
     return false;
   } finally { clearTimeout(timer); }
 }
@@ -59,7 +66,7 @@ const ok = await check("launch-chromium", async () => {
   // A persistent context is how playwright takes a --user-data-dir: a fresh one each run.
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM, headless: true, args: FLAGS, timeout: 20_000,
-    viewport: { width: 1280, height: 800 },
+    viewport: { width: 1280, height: 800 }, ignoreHTTPSErrors: TLS,
   });
 });
 if (!ok) { rmSync(userDataDir, { recursive: true, force: true }); process.exit(1); }
@@ -74,6 +81,8 @@ try {
     const res = await page.goto(pageUrl + "/");
     expect(res && res.status() === 200, `GET / answered ${res && res.status()}`);
     await page.waitForFunction(() => document.querySelector("#status")?.textContent === "open");
+    const url = await page.evaluate(() => window.ws.url);
+    expect(url.startsWith(TLS ? "wss://" : "ws://"), `the page's WebSocket is ${url}`);
   });
 
   await check("type-send-echo", async () => {
@@ -90,7 +99,7 @@ try {
   await check("binary-1MiB-fresh-websocket", async () => {
     const before = logLines(/path=\/browser-binary .*close=4000\b/).length;
     const result = await page.evaluate(async () => {
-      const ws = new WebSocket("ws://" + location.host + "/browser-binary");
+      const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/browser-binary");
       ws.binaryType = "arraybuffer";
       await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = () => reject(new Error("WebSocket error before open")); });
       const data = new Uint8Array(1 << 20);

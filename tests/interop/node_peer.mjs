@@ -3,6 +3,9 @@
 //
 // Modes:
 //   echo URL [--server-log FILE]  client checks against examples/echo-server at ws://HOST:PORT
+//   tls-echo URL CA_FILE [--server-log FILE]
+//                                 wss:// checks against examples/echo-server run with
+//                                 --tls-cert/--tls-key, trusting the CA in CA_FILE (`ca` option)
 //   chat URL                      client checks against examples/chat at ws://HOST:PORT
 //   client-example CLIENT_BIN     runs an echo server here and examples/client against it
 //   serve [--port N]              just the echo server (with subprotocol selection), manual use
@@ -283,6 +286,45 @@ async function runEcho(base, serverLog) {
 const isJoin = (m) => typeof m === "string" && m.startsWith("* ") && m.endsWith(" joined");
 
 // The next chat line, skipping `* X joined` lines (a joiner may see its own).
+// wss:// against echo-server, its certificate signed by the CA in `caFile`.
+async function runTlsEcho(base, caFile, serverLog) {
+  const mode = "tls-echo";
+  const ca = readFileSync(caFile);
+  await check(mode, "echo-1MiB-subprotocol-close-4000", async () => {
+    const peer = await Peer.open(base + "/node/tls", ["chat"], { ca });
+    expect(peer.ws.protocol === "chat", `subprotocol ${peer.ws.protocol}`);
+    for (const msg of ["hello over TLS", "héllo ✓", randomBytes(1 << 20), Buffer.alloc(0)]) {
+      peer.ws.send(msg, { binary: Buffer.isBuffer(msg) });
+      const got = await peer.next();
+      expect(same(got, msg), `sent ${short(msg)}, got ${short(got)}`);
+    }
+    const { code } = await peer.close(4000, "tls bye");
+    expect(code === 4000, `close reply ${code}`);
+    expect(await waitLogLine(serverLog, /path=\/node\/tls subprotocol=chat close=4000\b/),
+      "no 'path=/node/tls subprotocol=chat close=4000' line in the server log");
+  });
+  await check(mode, "permessage-deflate", async () => {
+    const peer = await Peer.open(base + "/node/tls-deflate", [], { ca, perMessageDeflate: true });
+    const ext = peer.response?.headers["sec-websocket-extensions"] ?? "";
+    expect(ext.includes("permessage-deflate"), `extensions ${JSON.stringify(ext)}`);
+    const msg = "compressible ".repeat(5000);
+    peer.ws.send(msg);
+    expect(same(await peer.next(), msg), "compressed echo differs");
+    await peer.close(1000);
+  });
+  await check(mode, "untrusted-certificate-refused-server-goes-on", async () => {
+    // Without the `ca` option the run's CA is unknown: the TLS handshake fails...
+    let refused = null;
+    try { const p = await Peer.open(base + "/node/tls-untrusted"); await p.close(1000); } catch (e) { refused = e; }
+    expect(refused && /certificate/i.test(`${refused.code} ${refused.message}`), `expected a certificate error, got ${refused}`);
+    // ...and the server goes on serving.
+    const peer = await Peer.open(base + "/node/tls-after", [], { ca });
+    peer.ws.send("still here");
+    expect(await peer.next() === "still here", "no echo after a failed TLS handshake");
+    await peer.close(1000);
+  });
+}
+
 async function expectLine(peer, who, want) {
   let got = await peer.next();
   while (isJoin(got) && got !== want) got = await peer.next();
@@ -474,6 +516,9 @@ const [modeArg, arg, ...rest] = process.argv.slice(2);
 if (modeArg === "echo" && arg) {
   const i = rest.indexOf("--server-log");
   await runEcho(arg, i >= 0 ? rest[i + 1] : null);
+} else if (modeArg === "tls-echo" && arg && rest[0]) {
+  const i = rest.indexOf("--server-log");
+  await runTlsEcho(arg, rest[0], i >= 0 ? rest[i + 1] : null);
 } else if (modeArg === "chat" && arg) {
   await runChat(arg);
 } else if (modeArg === "client-example" && arg) {
@@ -483,7 +528,7 @@ if (modeArg === "echo" && arg) {
   console.log(`node echo server listening on 127.0.0.1:${await server.listening}`);
   await new Promise(() => {});
 } else {
-  console.error("usage: node_peer.mjs echo URL [--server-log FILE] | chat URL | client-example CLIENT_BIN | serve [--port N]");
+  console.error("usage: node_peer.mjs echo URL [--server-log FILE] | tls-echo URL CA_FILE [--server-log FILE] | chat URL | client-example CLIENT_BIN | serve [--port N]");
   process.exit(2);
 }
 process.exit(failures ? 1 : 0);

@@ -3,6 +3,9 @@
 
 Modes:
   echo URL [--server-log FILE]  client checks against examples/echo-server at ws://HOST:PORT
+  tls-echo URL CA_FILE [--server-log FILE]
+                                wss:// and https:// checks against examples/echo-server run
+                                with --tls-cert/--tls-key, trusting the CA in CA_FILE
   chat URL                      client checks against examples/chat at ws://HOST:PORT
   chat-rules URL                origin and token checks against examples/chat started with
                                 --allow-origin http://allowed.example
@@ -19,6 +22,7 @@ Only 127.0.0.1 is ever used.
 import asyncio
 import os
 import re
+import ssl
 import sys
 import time
 
@@ -251,6 +255,68 @@ async def run_echo(base, server_log):
         expect(line is not None, f"no 'path=/py/bad-utf8 ... close=1007' line in {server_log}")
 
     await check(mode, "server-initiated-close-1007", server_closes_on_bad_utf8)
+
+
+# ---------------------------------------------------------------------------------------
+# Client checks against examples/echo-server over TLS
+# ---------------------------------------------------------------------------------------
+async def run_tls_echo(base, ca_file, server_log):
+    """wss:// and https:// against echo-server, its certificate signed by the CA in `ca_file`."""
+    mode = "tls-echo"
+    trusting = ssl.create_default_context(cafile=ca_file)
+
+    async def echo_and_close():
+        async with connect(base + "/py/tls", ssl=trusting, max_size=None, open_timeout=10,
+                           subprotocols=["superchat"]) as ws:
+            expect(ws.subprotocol == "superchat", f"subprotocol {ws.subprotocol}")
+            for msg in ["hello over TLS", "héllo ✓", os.urandom(1 << 20), b""]:
+                await ws.send(msg)
+                got = await recv(ws)
+                expect(got == msg, f"sent {short(msg)}, got {short(got)}")
+            await ws.close(4000, "tls bye")
+            expect(ws.close_code == 4000, f"close reply {ws.close_code}")
+        line = await wait_log_line(server_log, r"path=/py/tls subprotocol=superchat close=4000\b")
+        expect(line is not None, "no 'path=/py/tls subprotocol=superchat close=4000' line in the server log")
+
+    await check(mode, "echo-1MiB-subprotocol-close-4000", echo_and_close)
+
+    async def deflate():
+        async with connect(base + "/py/tls-deflate", ssl=trusting, max_size=None,
+                           compression="deflate") as ws:
+            extensions = ws.response.headers.get("Sec-WebSocket-Extensions", "")
+            expect("permessage-deflate" in extensions, f"extensions {extensions!r}")
+            msg = "compressible " * 5000
+            await ws.send(msg)
+            expect(await recv(ws) == msg, "compressed echo differs")
+
+    await check(mode, "permessage-deflate", deflate)
+
+    async def page_over_https():
+        host, port = base.removeprefix("wss://").rsplit(":", 1)
+        reader, writer = await asyncio.open_connection(host, int(port), ssl=trusting)
+        writer.write(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+        expect(answer.startswith(b"HTTP/1.1 200"), f"GET / answered {answer[:40]!r}")
+        expect(b"<!doctype html>" in answer, "the page is not in the answer")
+
+    await check(mode, "page-over-https", page_over_https)
+
+    async def untrusted_refused_then_served():
+        # The default context does not trust the run's CA: the TLS handshake fails...
+        try:
+            async with connect(base + "/py/tls-untrusted", open_timeout=10):
+                pass
+            raise CheckFailed("a server certificate from an unknown CA was accepted")
+        except ssl.SSLCertVerificationError:
+            pass
+        # ...and the server goes on serving.
+        async with connect(base + "/py/tls-after", ssl=trusting) as ws:
+            await ws.send("still here")
+            expect(await recv(ws) == "still here", "no echo after a failed TLS handshake")
+
+    await check(mode, "untrusted-certificate-refused-server-goes-on", untrusted_refused_then_served)
 
 
 # ---------------------------------------------------------------------------------------
@@ -598,6 +664,9 @@ def main(argv):
     if len(argv) >= 2 and argv[0] == "echo":
         log = argv[argv.index("--server-log") + 1] if "--server-log" in argv else None
         asyncio.run(run_echo(argv[1], log))
+    elif len(argv) >= 3 and argv[0] == "tls-echo":
+        log = argv[argv.index("--server-log") + 1] if "--server-log" in argv else None
+        asyncio.run(run_tls_echo(argv[1], argv[2], log))
     elif len(argv) == 2 and argv[0] == "chat":
         asyncio.run(run_chat(argv[1]))
     elif len(argv) == 2 and argv[0] == "chat-rules":

@@ -49,11 +49,21 @@ else
 fi
 
 # --- 2. examples -----------------------------------------------------------------------
-if (cd "$ROOT" && cargo build --release --examples -j "${INTEROP_JOBS:-1}") >"$LOGS/build.log" 2>&1; then
-    pass "build (cargo build --release --examples)"
+# `--features http`: examples/axum needs it. test-cert (ws-proto-io) writes the throwaway
+# CA and server certificate of the TLS checks, made fresh for each run.
+CERTS="$OUT/certs"
+if (cd "$ROOT" && cargo build --release -p ws-proto --examples --features http -j "${INTEROP_JOBS:-1}" \
+        && cargo build --release -p ws-proto-io --example test-cert -j "${INTEROP_JOBS:-1}") >"$LOGS/build.log" 2>&1; then
+    pass "build (cargo build --release --examples --features http; test-cert)"
 else
     tail -20 "$LOGS/build.log"
     fail "build: see $LOGS/build.log"
+fi
+rm -rf "$CERTS"
+if [ -x "$EXAMPLES/test-cert" ] && "$EXAMPLES/test-cert" "$CERTS" >>"$LOGS/build.log" 2>&1; then
+    pass "test-cert (CA and server certificate for 127.0.0.1/localhost generated)"
+else
+    fail "test-cert: no certificate generated, see $LOGS/build.log"
 fi
 
 # --- 3. servers ------------------------------------------------------------------------
@@ -127,6 +137,27 @@ if start_server echo-server; then
     fi
 else
     for t in python/echo node/echo browser; do fail "$t: not run, echo-server did not start"; done
+fi
+
+echo "--- echo-server over TLS (https:// and wss://, certificate from test-cert)"
+if [ -f "$CERTS/cert.pem" ] && start_server echo-server echo-server-tls \
+        --tls-cert "$CERTS/cert.pem" --tls-key "$CERTS/key.pem"; then
+    TLS_ECHO="$ADDR"
+    run_peer python/tls-echo "$PY" "${PY_PEER[@]}" tls-echo "wss://$TLS_ECHO" "$CERTS/ca.pem" \
+        --server-log "$LOGS/echo-server-tls.log"
+    run_peer node/tls-echo "$WS_LIB" "${NODE_PEER[@]}" tls-echo "wss://$TLS_ECHO" "$CERTS/ca.pem" \
+        --server-log "$LOGS/echo-server-tls.log"
+    run_peer browser-tls "$PW_LIB" node "$HERE/browser.mjs" "https://$TLS_ECHO" \
+        "$LOGS/echo-server-tls.log" "$OUT/echo-page-tls.png"
+    if kill -0 "$echo_server_tls_PID" 2>/dev/null && ! grep -q panicked "$LOGS/echo-server-tls.log"; then
+        pass "echo-server (TLS) survived every peer (no panic)"
+    else
+        fail "echo-server (TLS) died or panicked: $(grep -m1 panicked "$LOGS/echo-server-tls.log")"
+    fi
+else
+    for t in python/tls-echo node/tls-echo browser-tls; do
+        fail "$t: not run, echo-server with TLS did not start"
+    done
 fi
 
 echo "--- chat"
