@@ -43,9 +43,13 @@ fn live() -> isize {
     LIVE.load(Ordering::SeqCst)
 }
 
+/// The counter is global: tests that measure take turns (the harness runs them in threads).
+static MEASURING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A server with the given negotiation, after one 4 KiB text message each way; returns
 /// (bytes the allocator saw it hold, `heap_usage()`).
 fn measure(negotiated: Negotiated) -> (usize, usize) {
+    let _turn = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
     // The peer first, so that its memory is not counted.
     let mut client = Connection::upgraded_with_rng(
         Role::Client,
