@@ -12,7 +12,7 @@
 # peer.py needs only the Python standard library: it runs with the interop venv's python
 # (target/interop/venv, made by tests/interop/setup.sh) when present, else with python3.
 # Every wait is bounded. Logs: target/conformance/logs/.
-# Env: INTEROP_JOBS (cargo -j when a build is needed, default 1).
+# Env: INTEROP_JOBS (cargo -j when a build is needed, default 2).
 set -uo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -46,7 +46,7 @@ fi
 # --- 1. examples -----------------------------------------------------------------------
 if [ -x "$EXAMPLES/echo-server" ] && [ -x "$EXAMPLES/autobahn-client" ]; then
     echo "using the built examples in $EXAMPLES"
-elif (cd "$ROOT" && cargo build --release --examples -j "${INTEROP_JOBS:-1}") >"$LOGS/build.log" 2>&1; then
+elif (cd "$ROOT" && cargo build --release --examples -j "${INTEROP_JOBS:-2}") >"$LOGS/build.log" 2>&1; then
     pass "build (cargo build --release --examples)"
 else
     tail -20 "$LOGS/build.log"

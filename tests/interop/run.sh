@@ -12,7 +12,7 @@
 #
 # A missing peer, example or server is a failure, never a skip. Every wait is bounded.
 # Logs: target/interop/logs/. Screenshot: docs/echo-page.png.
-# Env: INTEROP_JOBS (cargo -j, default 1).
+# Env: INTEROP_JOBS (cargo -j, default 2: the machine's cores).
 set -uo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -52,8 +52,8 @@ fi
 # `--features http`: examples/axum needs it. test-cert (ws-proto-io) writes the throwaway
 # CA and server certificate of the TLS checks, made fresh for each run.
 CERTS="$OUT/certs"
-if (cd "$ROOT" && cargo build --release -p ws-proto --examples --features http -j "${INTEROP_JOBS:-1}" \
-        && cargo build --release -p ws-proto-io --example test-cert -j "${INTEROP_JOBS:-1}") >"$LOGS/build.log" 2>&1; then
+if (cd "$ROOT" && cargo build --release -p ws-proto --examples --features http -j "${INTEROP_JOBS:-2}" \
+        && cargo build --release -p ws-proto-io --example test-cert -j "${INTEROP_JOBS:-2}") >"$LOGS/build.log" 2>&1; then
     pass "build (cargo build --release --examples --features http; test-cert)"
 else
     tail -20 "$LOGS/build.log"
