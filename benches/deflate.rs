@@ -14,15 +14,24 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
-use ws_proto::{Accept, ClientRequest, Config, Connection, Event, Rng};
+use ws_proto::{
+    Accept, ClientRequest, Config, Connection, DeflateConfig, DeflateMemory, DeflateParams, Event,
+    Negotiated, PreparedMessage, Rng, Role, Timestamp,
+};
 
 struct Counting;
 static LIVE: AtomicIsize = AtomicIsize::new(0);
+/// Allocation calls (alloc and realloc), for the broadcast table.
+static CALLS: AtomicIsize = AtomicIsize::new(0);
+/// Bytes ever allocated.
+static ALLOCATED: AtomicIsize = AtomicIsize::new(0);
 
 // SAFETY: forwards to the system allocator, only counting live bytes.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        CALLS.fetch_add(1, Ordering::Relaxed);
+        ALLOCATED.fetch_add(layout.size() as isize, Ordering::Relaxed);
         // SAFETY: same contract as ours.
         unsafe { System.alloc(layout) }
     }
@@ -34,6 +43,11 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         LIVE.fetch_add(
             new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
+        CALLS.fetch_add(1, Ordering::Relaxed);
+        ALLOCATED.fetch_add(
+            (new_size as isize - layout.size() as isize).max(0),
             Ordering::Relaxed,
         );
         // SAFETY: same contract as ours.
@@ -200,6 +214,24 @@ fn main() {
                 c.deflate.client_max_window_bits = 9;
             }),
         ),
+        (
+            "deflate, 15-bit, takeover, Release",
+            with(|c| c.deflate.memory = DeflateMemory::Release),
+        ),
+        ("recommended: Release, 13-bit windows", recommended()),
+        (
+            "Release, 12-bit windows",
+            with(|c| {
+                c.deflate = recommended()
+                    .deflate
+                    .with_server_max_window_bits(12)
+                    .with_client_max_window_bits(12)
+            }),
+        ),
+        (
+            "deflate, 15-bit, memLevel 1",
+            with(|c| c.deflate.mem_level = 1),
+        ),
         ("deflate, level 6", with(|c| c.deflate.level = 6)),
         ("deflate, level 3", with(|c| c.deflate.level = 3)),
         ("deflate, level 4", with(|c| c.deflate.level = 4)),
@@ -215,10 +247,165 @@ fn main() {
         );
     }
 
-    println!("\nheap per connection pair after one message each way (both ends, all buffers)");
-    for (name, config) in &cases[..4] {
+    println!(
+        "\nheap per end: after one message each way (all buffers); idle: after 1000 each way,"
+    );
+    println!("then Connection::shrink_buffers (what Config::idle_shrink does)");
+    println!(
+        "{:<44} {:>12} {:>12} {:>14}",
+        "", "one message", "idle", "heap_usage()"
+    );
+    for (name, config) in &cases[..8] {
         let live = pair_heap(config, &corpus);
-        println!("{name:<44} {:>8} KiB per end", live / 2 / 1024);
+        let (idle, reported) = idle_heap(config, &corpus);
+        println!(
+            "{name:<44} {:>8} KiB {:>8} B {:>12} B",
+            live / 2 / 1024,
+            idle / 2,
+            reported
+        );
+    }
+    broadcast();
+}
+
+/// The setting `docs/deflate.md` recommends to servers with many connections: zlib's
+/// state dropped after every message (the history kept as a dictionary), 13-bit windows
+/// both ways.
+fn recommended() -> Config {
+    with(|c| {
+        c.deflate = DeflateConfig::default()
+            .with_memory(DeflateMemory::Release)
+            .with_server_max_window_bits(13)
+            .with_client_max_window_bits(13)
+    })
+}
+
+/// Heap of a connected pair after 1000 messages each way and `shrink_buffers` on both
+/// (both ends), and the server's `heap_usage()`.
+fn idle_heap(config: &Config, corpus: &[String]) -> (isize, usize) {
+    let before = LIVE.load(Ordering::Relaxed);
+    let (mut client, mut server) = pair(config.clone());
+    let mut buf = Vec::new();
+    for batch in corpus[..1000].chunks(50) {
+        for m in batch {
+            client.send_text(m).unwrap();
+            server.send_text(m).unwrap();
+        }
+        move_bytes(&mut client, &mut server);
+        move_bytes(&mut server, &mut client);
+        while client.poll_event(&mut buf).is_some() {}
+        while server.poll_event(&mut buf).is_some() {}
+    }
+    client.shrink_buffers();
+    server.shrink_buffers();
+    let held = LIVE.load(Ordering::Relaxed) - before - buf.capacity() as isize;
+    (held, server.heap_usage())
+}
+
+/// One 1 KiB JSON message to 10 000 server connections in memory: `send_prepared` (one
+/// compression shared) against `send_text` per connection, with
+/// `server_no_context_takeover` agreed, and without compression.
+fn broadcast() {
+    const N: usize = 10_000;
+    let mut text = String::from(r#"{"type":"update","items":["#);
+    let mut i = 0;
+    while text.len() < 1000 {
+        text.push_str(&format!(
+            r#"{{"id":{i},"symbol":"SYM{}","price":{}.{}}},"#,
+            i % 37,
+            100 + i * 7 % 50,
+            i % 100
+        ));
+        i += 1;
+    }
+    text.truncate(1020);
+    text.push_str("]}");
+    let text = &text[..];
+    println!(
+        "\nbroadcast: one {} B text message to {N} server connections (in memory, output drained\nbetween runs; median of 5)",
+        text.len()
+    );
+    println!(
+        "{:<52} {:>10} {:>12} {:>14} {:>10}",
+        "", "time", "per conn", "allocations", "alloc MiB"
+    );
+    let shared = DeflateParams {
+        server_no_context_takeover: true,
+        client_no_context_takeover: false,
+        server_max_window_bits: 15,
+        client_max_window_bits: 15,
+    };
+    let takeover = DeflateParams {
+        server_no_context_takeover: false,
+        ..shared
+    };
+    let cases: [(&str, Negotiated, bool); 5] = [
+        ("no deflate, send_text", Negotiated::new(), false),
+        ("no deflate, send_prepared", Negotiated::new(), true),
+        (
+            "server_no_context_takeover, send_text",
+            Negotiated::new().with_deflate(shared),
+            false,
+        ),
+        (
+            "server_no_context_takeover, send_prepared",
+            Negotiated::new().with_deflate(shared),
+            true,
+        ),
+        (
+            "context takeover, send_prepared (compresses each)",
+            Negotiated::new().with_deflate(takeover),
+            true,
+        ),
+    ];
+    for (name, negotiated, prepared) in cases {
+        let mut connections: Vec<Connection> = (0..N)
+            .map(|_| {
+                Connection::upgraded(
+                    Role::Server,
+                    negotiated.clone(),
+                    Config::default(),
+                    Timestamp::ZERO,
+                )
+            })
+            .collect();
+        let mut runs = Vec::new();
+        for _ in 0..5 {
+            for c in &mut connections {
+                let out = c.poll_transmit();
+                let n = out.len();
+                out.advance(n);
+            }
+            let (calls, bytes) = (
+                CALLS.load(Ordering::Relaxed),
+                ALLOCATED.load(Ordering::Relaxed),
+            );
+            let start = Instant::now();
+            if prepared {
+                let message = PreparedMessage::text(text);
+                for c in &mut connections {
+                    c.send_prepared(&message).unwrap();
+                }
+            } else {
+                for c in &mut connections {
+                    c.send_text(text).unwrap();
+                }
+            }
+            let elapsed = start.elapsed();
+            runs.push((
+                elapsed,
+                CALLS.load(Ordering::Relaxed) - calls,
+                ALLOCATED.load(Ordering::Relaxed) - bytes,
+            ));
+        }
+        runs.sort_by_key(|r| r.0);
+        let (time, calls, bytes) = runs[2];
+        println!(
+            "{name:<52} {:>7.2} ms {:>9.2} µs {calls:>14} {:>10.1}",
+            time.as_secs_f64() * 1e3,
+            time.as_secs_f64() * 1e6 / N as f64,
+            bytes as f64 / (1 << 20) as f64
+        );
     }
 }
 

@@ -133,8 +133,8 @@ mod utf8;
 
 pub use close::CloseCode;
 pub use config::{Config, Delivery};
-pub use connection::{Connection, ReadBuf, Role, State, Transmit};
-pub use deflate::{DeflateConfig, DeflateParams};
+pub use connection::{Connection, PreparedMessage, ReadBuf, Role, State, Transmit};
+pub use deflate::{DeflateConfig, DeflateMemory, DeflateParams};
 pub use error::{HandshakeError, ProtocolError, SendError};
 pub use event::{CloseCause, Closed, Event};
 pub use frame::FrameHead;

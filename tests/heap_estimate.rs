@@ -49,29 +49,47 @@ static MEASURING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// A server with the given negotiation, after one 4 KiB text message each way; returns
 /// (bytes the allocator saw it hold, `heap_usage()`).
 fn measure(negotiated: Negotiated) -> (usize, usize) {
+    measure_with(negotiated, Config::default(), 1, false)
+}
+
+/// Like [`measure`], with `config` on both ends, `messages` messages each way, and the
+/// buffers shrunk at the end (`idle`) as `Config::idle_shrink` does.
+fn measure_with(
+    negotiated: Negotiated,
+    config: Config,
+    messages: usize,
+    idle: bool,
+) -> (usize, usize) {
     let _turn = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
     // The peer first, so that its memory is not counted.
     let mut client = Connection::upgraded_with_rng(
         Role::Client,
         negotiated.clone(),
-        Config::default(),
+        config.clone(),
         Timestamp::ZERO,
         Box::new(XorShift(1)),
     );
     let text = "a chat line, with some words that repeat: hello hello ".repeat(80);
-    client.send_text(&text).unwrap();
+    for _ in 0..messages {
+        client.send_text(&text).unwrap();
+    }
     let wire = drain(&mut client);
 
     let before = live();
-    let mut server =
-        Connection::upgraded(Role::Server, negotiated, Config::default(), Timestamp::ZERO);
+    let mut server = Connection::upgraded(Role::Server, negotiated, config, Timestamp::ZERO);
     server.handle_bytes(&wire);
     let mut buf = Vec::with_capacity(8 << 10);
     let buf_bytes = buf.capacity() as isize;
     while server.poll_event(&mut buf).is_some() {}
-    server.send_text(&text).unwrap();
-    let out = drain(&mut server);
+    let mut out = Vec::new();
+    for _ in 0..messages {
+        server.send_text(&text).unwrap();
+        out.extend(drain(&mut server));
+    }
     assert!(!out.is_empty());
+    if idle {
+        server.shrink_buffers();
+    }
     let held = live() - before - buf_bytes - out.capacity() as isize;
     // The struct itself is on the stack here; only what it points to counts.
     (held.max(0) as usize, server.heap_usage())
@@ -118,5 +136,57 @@ fn the_deflate_estimate_follows_the_negotiated_windows() {
             (0.9..=1.1).contains(&ratio),
             "windows {server_bits}/{client_bits}: held {held}, reported {reported}"
         );
+    }
+}
+
+#[test]
+fn released_and_stateless_deflate_hold_little_and_say_so() {
+    use ws_proto::{DeflateConfig, DeflateMemory, DeflateParams};
+    let params = |nct: bool, bits: u8| DeflateParams {
+        server_no_context_takeover: nct,
+        client_no_context_takeover: nct,
+        server_max_window_bits: bits,
+        client_max_window_bits: bits,
+    };
+    let release = Config::default().with_deflate(
+        DeflateConfig::default()
+            .with_memory(DeflateMemory::Release)
+            .with_server_max_window_bits(13)
+            .with_client_max_window_bits(13),
+    );
+    // (setting, negotiated, most bytes an idle connection may hold)
+    let cases = [
+        (
+            "no context takeover",
+            Config::default(),
+            params(true, 15),
+            4 << 10,
+        ),
+        (
+            "Release, 13-bit windows",
+            release.clone(),
+            params(false, 13),
+            64 << 10,
+        ),
+        (
+            "Release, 15-bit windows",
+            release,
+            params(false, 15),
+            80 << 10,
+        ),
+    ];
+    for (name, config, params, most) in cases {
+        // 20 messages of 4 KiB each way fill a 13-bit history.
+        let (held, reported) =
+            measure_with(Negotiated::new().with_deflate(params), config, 20, true);
+        assert!(
+            held <= most && reported <= held && held <= reported + 1024,
+            "{name}: held {held}, reported {reported}"
+        );
+        assert!(
+            held > 1 << 12 || name == "no context takeover",
+            "{name}: history kept: {held}"
+        );
+        println!("{name}: idle {held} B, heap_usage {reported} B");
     }
 }

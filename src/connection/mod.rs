@@ -3,7 +3,10 @@
 //! encoding in `send.rs`.
 
 mod opening;
+mod prepared;
 mod send;
+
+pub use prepared::PreparedMessage;
 
 use alloc::boxed::Box;
 use alloc::string::String;

@@ -289,7 +289,9 @@ impl Connection {
                 params.server_no_context_takeover,
             )
         };
-        self.rx.set_inflater(Inflater::new(theirs, theirs_reset));
+        self.rx.set_inflater(
+            Inflater::new(theirs, theirs_reset).with_memory(self.config.deflate.memory),
+        );
         self.deflater = Some(Deflater::new(ours, ours_reset, &self.config.deflate));
     }
 

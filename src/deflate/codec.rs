@@ -1,21 +1,28 @@
 //! The per-message codec of permessage-deflate (needs the `deflate` feature): outgoing
 //! messages compressed with a sync flush and the trailing `00 00 ff ff` removed, incoming
 //! ones inflated with the trailer put back, within a size allowance.
+//!
+//! zlib's state is allocated on the first message that needs it. Where a direction does
+//! not take its context over, the state is dropped at the end of every message; where it
+//! does and [`DeflateMemory::Release`] is chosen, it is dropped too, and only the history
+//! the next message may refer to is kept (the last window's worth of uncompressed bytes),
+//! to be loaded as a preset dictionary into the state rebuilt for the next message.
 
 use alloc::vec::Vec;
 use core::fmt;
 
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+use zlib_rs::{Deflate, DeflateConfig as ZConfig, DeflateFlush, Inflate, InflateFlush, Status};
 
-use super::DeflateConfig;
+use super::{DeflateConfig, DeflateMemory};
 
 /// The tail a sync flush ends with, removed by senders and put back by receivers.
 const TRAILER: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
 
-/// The compressor's heap besides its window and chains (`4 << bits`): hash table, pending
-/// buffer and state, as zlib-rs (flate2's backend here) allocates them at memory level 8.
-/// Calibrated against a counting allocator by `tests/heap_estimate.rs`.
-const DEFLATE_TABLES: usize = 240 << 10;
+/// The compressor's heap besides its window and chains (`4 << bits`) and its symbol
+/// buffers (`7 << (mem_level + 6)`): zlib-rs's hash table, 64 Ki two-byte entries whatever
+/// the memory level, plus its state and alignment (calibrated against a counting
+/// allocator by `tests/heap_estimate.rs`).
+const DEFLATE_FIXED: usize = (128 << 10) + (6 << 10);
 
 /// The decompressor's heap: zlib-rs allocates a full 32 KiB window whatever window size
 /// was negotiated, plus its tables and state (calibrated as above).
@@ -23,6 +30,27 @@ const INFLATE_STATE: usize = 48 << 10;
 
 /// Output room asked of the allocator per inflate step.
 const INFLATE_STEP: usize = 32 << 10;
+
+/// Heap held by a compressor with these parameters (see [`DEFLATE_FIXED`]).
+pub(crate) fn deflate_heap(bits: u8, mem_level: u8) -> usize {
+    let bits = bits.clamp(9, 15);
+    let mem_level = mem_level.clamp(1, 9);
+    (4usize << bits) + (7usize << (mem_level + 6)) + DEFLATE_FIXED
+}
+
+/// Appends `data` to `history`, keeping only its last `window` bytes; the buffer never
+/// holds more than `window` bytes of capacity.
+pub(super) fn remember(history: &mut Vec<u8>, data: &[u8], window: usize) {
+    let data = &data[data.len().saturating_sub(window)..];
+    let excess = (history.len() + data.len()).saturating_sub(window);
+    history.drain(..excess);
+    let needed = history.len() + data.len();
+    if history.capacity() < needed {
+        let target = (history.capacity() * 2).clamp(needed, window);
+        history.reserve_exact(target - history.len());
+    }
+    history.extend_from_slice(data);
+}
 
 /// Why inflating failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,9 +63,19 @@ pub(crate) enum InflateError {
 
 /// Decompresses incoming messages.
 pub(crate) struct Inflater {
-    inner: Decompress,
+    /// Window bits the peer compresses with.
+    bits: u8,
+    /// zlib's state; `None` until a compressed message arrives, and between messages when
+    /// it is released.
+    inner: Option<Inflate>,
     /// Reset after every message (the peer does not take context over).
     reset: bool,
+    /// Drop the state after every message, keeping [`history`](Self::history) when the
+    /// peer takes its context over.
+    release: bool,
+    /// With `release` and context takeover: the last window's worth of inflated bytes,
+    /// which the peer's next message may refer to.
+    history: Vec<u8>,
     /// The peer ended the DEFLATE stream (BFINAL): reset before the next message.
     ended: bool,
 }
@@ -45,24 +83,47 @@ pub(crate) struct Inflater {
 impl fmt::Debug for Inflater {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Inflater")
+            .field("allocated", &self.inner.is_some())
             .field("reset", &self.reset)
+            .field("release", &self.release)
             .finish()
     }
 }
 
 impl Inflater {
-    /// An inflater for a peer that compresses with `bits` of window.
+    /// An inflater for a peer that compresses with `bits` of window. Nothing is allocated
+    /// until the first message.
     pub(crate) fn new(bits: u8, no_context_takeover: bool) -> Self {
         Inflater {
-            inner: Decompress::new_with_window_bits(false, bits.clamp(9, 15)),
+            bits: bits.clamp(9, 15),
+            inner: None,
             reset: no_context_takeover,
+            release: no_context_takeover,
+            history: Vec::new(),
             ended: false,
         }
     }
 
-    /// Heap held by the decompressor (see [`INFLATE_STATE`]).
+    /// Also drops zlib's state between messages when the peer takes its context over
+    /// ([`DeflateMemory::Release`]).
+    pub(crate) fn with_memory(mut self, memory: DeflateMemory) -> Self {
+        self.release |= memory == DeflateMemory::Release;
+        self
+    }
+
+    /// Whether the history is kept (state released, context taken over).
+    fn keeps_history(&self) -> bool {
+        self.release && !self.reset
+    }
+
+    /// Heap held by the decompressor (see [`INFLATE_STATE`]) and the kept history.
     pub(crate) fn heap_estimate(&self) -> usize {
-        INFLATE_STATE
+        let state = if self.inner.is_some() {
+            INFLATE_STATE
+        } else {
+            0
+        };
+        state + self.history.capacity()
     }
 
     /// Inflates `input` (compressed payload bytes of the current message), appending to
@@ -76,14 +137,40 @@ impl Inflater {
         out: &mut Vec<u8>,
         allowance: u64,
     ) -> Result<(), InflateError> {
-        let start = out.len();
-        self.feed(input, out, start, allowance)?;
-        if end_of_message {
-            self.feed(&TRAILER, out, start, allowance)?;
-            if self.reset || self.ended {
-                self.inner.reset(false);
-                self.ended = false;
+        if self.inner.is_none() {
+            let mut inner = Inflate::new(false, self.bits);
+            if !self.history.is_empty() {
+                inner
+                    .set_dictionary(&self.history)
+                    .map_err(|_| InflateError::Corrupt)?;
             }
+            self.inner = Some(inner);
+        }
+        let start = out.len();
+        let result = self.feed(input, out, start, allowance);
+        let result = result.and_then(|()| {
+            if end_of_message {
+                self.feed(&TRAILER, out, start, allowance)
+            } else {
+                Ok(())
+            }
+        });
+        if self.keeps_history() {
+            if self.ended {
+                self.history.clear();
+            } else {
+                remember(&mut self.history, &out[start..], 1 << self.bits);
+            }
+        }
+        result?;
+        if end_of_message {
+            if self.release || self.ended {
+                self.inner = None;
+            }
+            if self.ended {
+                self.history = Vec::new();
+            }
+            self.ended = false;
         }
         Ok(())
     }
@@ -120,14 +207,13 @@ impl Inflater {
                 out.reserve_exact(target - before);
             }
             out.resize(before + room, 0);
-            let (in_before, out_total) = (self.inner.total_in(), self.inner.total_out());
-            let result = self
-                .inner
-                .decompress(input, &mut out[before..], FlushDecompress::Sync);
-            let written = (self.inner.total_out() - out_total) as usize;
+            let inner = self.inner.as_mut().ok_or(InflateError::Corrupt)?;
+            let (in_before, out_total) = (inner.total_in(), inner.total_out());
+            let result = inner.decompress(input, &mut out[before..], InflateFlush::SyncFlush);
+            let written = (inner.total_out() - out_total) as usize;
             out.truncate(before + written);
             let status = result.map_err(|_| InflateError::Corrupt)?;
-            let consumed = (self.inner.total_in() - in_before) as usize;
+            let consumed = (inner.total_in() - in_before) as usize;
             input = &input[consumed..];
             if (out.len() - start) as u64 > allowance {
                 return Err(InflateError::TooLarge);
@@ -147,9 +233,21 @@ impl Inflater {
 pub(crate) struct Deflater {
     /// Window bits of our compressor.
     bits: u8,
-    /// `None` when the window we may use is 8 bits: messages go out uncompressed.
-    inner: Option<Compress>,
+    /// `false` when the window we may use is 8 bits: messages go out uncompressed.
+    enabled: bool,
+    /// zlib's settings.
+    config: ZConfig,
+    /// zlib's state; `None` until a message is compressed, and between messages when it
+    /// is released.
+    inner: Option<Deflate>,
+    /// We do not take our context over: every message starts afresh.
     reset: bool,
+    /// Drop the state after every message, keeping [`history`](Self::history) when we
+    /// take our context over.
+    release: bool,
+    /// With `release` and context takeover: the last window's worth of what we sent, the
+    /// preset dictionary of the next message's compressor.
+    history: Vec<u8>,
     min_size: usize,
     /// Compressed output of the last call.
     buf: Vec<u8>,
@@ -158,79 +256,136 @@ pub(crate) struct Deflater {
 impl fmt::Debug for Deflater {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Deflater")
-            .field("enabled", &self.inner.is_some())
+            .field("enabled", &self.enabled)
+            .field("allocated", &self.inner.is_some())
             .field("reset", &self.reset)
+            .field("release", &self.release)
             .finish()
     }
 }
 
+/// What makes two compressors produce the same bytes for one message from a fresh state:
+/// zlib's settings (window bits, level, memory level).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Settings(ZConfig);
+
 impl Deflater {
-    /// A compressor limited to `bits` of window.
+    /// A compressor limited to `bits` of window. Nothing is allocated until the first
+    /// compressed message.
     pub(crate) fn new(bits: u8, no_context_takeover: bool, config: &DeflateConfig) -> Self {
-        let level = Compression::new(config.level.min(9));
         let bits = bits.min(15);
         Deflater {
             bits,
-            inner: (bits >= 9).then(|| Compress::new_with_window_bits(level, false, bits)),
+            enabled: bits >= 9,
+            config: ZConfig {
+                level: config.level.min(9) as i32,
+                // Negative: a raw stream, without zlib's header and checksum.
+                window_bits: -i32::from(bits.max(9)),
+                mem_level: i32::from(config.mem_level.clamp(1, 9)),
+                ..ZConfig::default()
+            },
+            inner: None,
             reset: no_context_takeover,
+            release: no_context_takeover || config.memory == DeflateMemory::Release,
+            history: Vec::new(),
             min_size: config.min_message_size,
             buf: Vec::new(),
         }
     }
 
-    /// Heap held by the compressor, estimated from zlib's layout: the window (twice its
-    /// size) and hash chains, which grow with the window bits, and the fixed-size tables
-    /// and buffers, at the memory level flate2 uses (8).
+    /// With our context reset after every message, a message compresses to the same bytes
+    /// whatever was sent before, so they can be shared between connections: the settings
+    /// that decide them. `None` with context takeover.
+    pub(crate) fn shareable(&self) -> Option<Settings> {
+        self.reset.then_some(Settings(self.config))
+    }
+
+    /// Heap held by the compressor, estimated from zlib-rs's layout (see
+    /// [`deflate_heap`]), plus the kept history and the output buffer.
     pub(crate) fn heap_estimate(&self) -> usize {
-        match &self.inner {
-            Some(_) => (4usize << self.bits) + DEFLATE_TABLES + self.buf.capacity(),
-            None => self.buf.capacity(),
-        }
+        let state = if self.inner.is_some() {
+            deflate_heap(self.bits, self.config.mem_level as u8)
+        } else {
+            0
+        };
+        state + self.history.capacity() + self.buf.capacity()
     }
 
     /// Whether a message that starts with `len` bytes should be compressed.
     pub(crate) fn wants(&self, len: usize) -> bool {
-        self.inner.is_some() && len >= self.min_size
+        self.enabled && len >= self.min_size
     }
 
     /// Compresses `input`, the next part of a compressed message, and returns the bytes to
     /// put in its frame(s). At the end of the message the sync-flush trailer is removed
-    /// (and the context reset if so agreed).
+    /// (and the state released or the history kept, as agreed and configured).
     pub(crate) fn compress(&mut self, input: &[u8], end_of_message: bool) -> &[u8] {
         self.buf.clear();
-        let Some(inner) = self.inner.as_mut() else {
+        if !self.enabled {
             return &self.buf;
-        };
-        let mut rest = input;
-        loop {
-            self.buf.reserve(rest.len() / 2 + 64);
-            let before = inner.total_in();
-            // Compression of in-memory data cannot fail; treat a failure as no output.
-            if inner
-                .compress_vec(rest, &mut self.buf, FlushCompress::Sync)
-                .is_err()
-            {
-                break;
+        }
+        let inner = self.inner.get_or_insert_with(|| {
+            let mut inner = Deflate::new_with_config(self.config);
+            if !self.history.is_empty() {
+                // A raw stream takes a dictionary at its start; nothing else can fail.
+                let _ = inner.set_dictionary(&self.history);
             }
-            rest = &rest[(inner.total_in() - before) as usize..];
-            // Done when all input is in and the flush did not run out of room.
-            if rest.is_empty() && self.buf.capacity() - self.buf.len() >= 8 {
-                break;
-            }
+            inner
+        });
+        deflate_into(inner, input, &mut self.buf);
+        if self.release && !self.reset {
+            remember(&mut self.history, input, 1 << self.bits);
         }
         if end_of_message {
-            if self.buf.ends_with(&TRAILER) {
-                self.buf.truncate(self.buf.len() - TRAILER.len());
-            } else if self.buf.is_empty() {
-                // Nothing was pending, so zlib flushed nothing; the message still needs a
-                // block: an empty stored block, `00 00 00 ff ff` less the trailer
-                // (RFC 7692 §7.2.3.6).
-                self.buf.push(0x00);
-            }
-            if self.reset {
-                inner.reset();
+            end_message(&mut self.buf);
+            if self.release {
+                self.inner = None;
             }
         }
         &self.buf
     }
+}
+
+/// Compresses `input` with a sync flush, appending to `out`.
+fn deflate_into(inner: &mut Deflate, input: &[u8], out: &mut Vec<u8>) {
+    let mut rest = input;
+    loop {
+        // The room is zero-filled first: safe code cannot hand zlib uninitialised memory.
+        let before = out.len();
+        let room = rest.len() / 2 + 64;
+        out.resize(before + room, 0);
+        let (in_before, out_before) = (inner.total_in(), inner.total_out());
+        let result = inner.compress(rest, &mut out[before..], DeflateFlush::SyncFlush);
+        let written = (inner.total_out() - out_before) as usize;
+        out.truncate(before + written);
+        // Compression of in-memory data cannot fail; treat a failure as no output.
+        if result.is_err() {
+            break;
+        }
+        rest = &rest[(inner.total_in() - in_before) as usize..];
+        // Done when all input is in and the flush did not run out of room.
+        if rest.is_empty() && written < room {
+            break;
+        }
+    }
+}
+
+/// The end of a message's compressed bytes: the trailer removed, or, when zlib flushed
+/// nothing, an empty stored block (`00 00 00 ff ff` less the trailer, RFC 7692 §7.2.3.6).
+fn end_message(out: &mut Vec<u8>) {
+    if out.ends_with(&TRAILER) {
+        out.truncate(out.len() - TRAILER.len());
+    } else if out.is_empty() {
+        out.push(0x00);
+    }
+}
+
+/// One whole message compressed from a fresh state with `settings`: the bytes a
+/// compressor without context takeover sends for it.
+pub(crate) fn compress_fresh(settings: Settings, input: &[u8]) -> Vec<u8> {
+    let mut inner = Deflate::new_with_config(settings.0);
+    let mut out = Vec::new();
+    deflate_into(&mut inner, input, &mut out);
+    end_message(&mut out);
+    out
 }

@@ -20,7 +20,7 @@ use crate::handshake::{ExtensionOffer, ExtensionParam};
 #[cfg(feature = "deflate")]
 mod codec;
 #[cfg(feature = "deflate")]
-pub(crate) use codec::{Deflater, InflateError, Inflater};
+pub(crate) use codec::{Deflater, InflateError, Inflater, Settings, compress_fresh};
 
 /// The extension's name on the wire.
 pub const NAME: &str = "permessage-deflate";
@@ -54,6 +54,41 @@ pub struct DeflateConfig {
     /// zlib compression level, 0 (none) to 9 (best). Default: 1, the fastest (see
     /// `docs/deflate.md` for measured ratios and speeds per level).
     pub level: u32,
+    /// zlib's memory level for our compressor, 1 to 9: the size of the buffer of symbols
+    /// collected before a block is written, `7 << (mem_level + 6)` bytes (112 KiB at 8,
+    /// 896 bytes at 1). Lower levels cost ratio on large messages only (more, smaller
+    /// blocks); messages of a few KiB are unaffected. Default: 8 (zlib's default).
+    pub mem_level: u8,
+    /// What zlib state is kept between messages in a direction that takes its context
+    /// over (where it does not, the state is always dropped after each message). Default:
+    /// [`DeflateMemory::Retain`].
+    pub memory: DeflateMemory,
+}
+
+/// What a connection keeps of zlib's state between messages, in a direction with context
+/// takeover. Part of [`DeflateConfig`]; `docs/deflate.md` has measured costs.
+///
+/// In both modes the state of a direction is allocated when its first compressed message
+/// is sent or received, and in a direction without context takeover
+/// (`server_no_context_takeover` / `client_no_context_takeover` agreed) it is dropped at
+/// the end of every message, since nothing of it is needed for the next one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum DeflateMemory {
+    /// Keep zlib's state (the compressor's hash tables, the inflater's window) from one
+    /// message to the next: fastest, but a connection holds it as long as it lives
+    /// (about 370 KiB for the compressor at 15-bit windows and memory level 8, 48 KiB for
+    /// the inflater).
+    #[default]
+    Retain,
+    /// Drop zlib's state after every message and keep only the history the next message
+    /// may refer to: the last window's worth of uncompressed bytes in each direction
+    /// (at most `1 << window_bits` bytes). The next message's state is rebuilt with that
+    /// history as a preset dictionary, so the bytes on the wire stay close to
+    /// [`Retain`](Self::Retain)'s, at the price of an allocation and the hashing of the
+    /// history per message. For servers with many mostly idle connections.
+    Release,
 }
 
 impl Default for DeflateConfig {
@@ -66,8 +101,47 @@ impl Default for DeflateConfig {
             client_no_context_takeover: false,
             min_message_size: 32,
             level: 1,
+            mem_level: 8,
+            memory: DeflateMemory::Retain,
         }
     }
+}
+
+/// `with_*` setters, one per field: `DeflateConfig::default().with_level(6)`.
+macro_rules! setters {
+    ($($(#[$doc:meta])* $with:ident => $field:ident: $ty:ty;)*) => {
+        impl DeflateConfig {
+            $(
+                $(#[$doc])*
+                #[must_use]
+                pub fn $with(mut self, value: $ty) -> Self {
+                    self.$field = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+setters! {
+    /// Sets [`enabled`](DeflateConfig::enabled).
+    with_enabled => enabled: bool;
+    /// Sets [`server_max_window_bits`](DeflateConfig::server_max_window_bits).
+    with_server_max_window_bits => server_max_window_bits: u8;
+    /// Sets [`client_max_window_bits`](DeflateConfig::client_max_window_bits).
+    with_client_max_window_bits => client_max_window_bits: u8;
+    /// Sets [`server_no_context_takeover`](DeflateConfig::server_no_context_takeover).
+    with_server_no_context_takeover => server_no_context_takeover: bool;
+    /// Sets [`client_no_context_takeover`](DeflateConfig::client_no_context_takeover).
+    with_client_no_context_takeover => client_no_context_takeover: bool;
+    /// Sets [`min_message_size`](DeflateConfig::min_message_size).
+    with_min_message_size => min_message_size: usize;
+    /// Sets [`level`](DeflateConfig::level).
+    with_level => level: u32;
+    /// Sets [`mem_level`](DeflateConfig::mem_level).
+    with_mem_level => mem_level: u8;
+    /// Sets [`memory`](DeflateConfig::memory).
+    with_memory => memory: DeflateMemory;
 }
 
 /// The permessage-deflate parameters agreed in the handshake.
@@ -382,6 +456,98 @@ mod tests {
         i.inflate(&first, true, &mut out, 10).unwrap();
         i.inflate(&first, true, &mut out, 10).unwrap();
         assert_eq!(out, b"HelloHello");
+    }
+
+    /// Chat-like messages that repeat words across messages.
+    fn chat(n: usize) -> Vec<Vec<u8>> {
+        (0..n)
+            .map(|i| {
+                alloc::format!(
+                    r#"{{"id":{i},"user":"user{}","text":"hello world, the quick brown fox {}"}}"#,
+                    i % 7,
+                    i * 31 % 101
+                )
+                .into_bytes()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn state_is_allocated_on_first_use_and_released_without_takeover() {
+        let config = DeflateConfig::default();
+        let mut d = Deflater::new(15, true, &config);
+        let mut i = Inflater::new(15, true);
+        assert_eq!((d.heap_estimate(), i.heap_estimate()), (0, 0));
+        let mut out = Vec::new();
+        for m in chat(3) {
+            let c = d.compress(&m, true).to_vec();
+            // Only the output buffer is left: no zlib state, no history.
+            assert!(d.heap_estimate() < 1024, "{}", d.heap_estimate());
+            out.clear();
+            i.inflate(&c, true, &mut out, 1 << 20).unwrap();
+            assert_eq!(out, m);
+            assert_eq!(i.heap_estimate(), 0);
+        }
+        // With takeover and `Retain`, the state stays once allocated.
+        let mut d = Deflater::new(15, false, &config);
+        let mut i = Inflater::new(15, false);
+        let c = d.compress(&chat(1)[0], true).to_vec();
+        i.inflate(&c, true, &mut out, 1 << 20).unwrap();
+        assert!(d.heap_estimate() > 300 << 10);
+        assert_eq!(i.heap_estimate(), 48 << 10);
+    }
+
+    #[test]
+    fn released_state_keeps_the_context_as_a_dictionary() {
+        let release = DeflateConfig::default().with_memory(DeflateMemory::Release);
+        let retain = DeflateConfig::default();
+        let (mut released, mut kept) = (
+            Deflater::new(12, false, &release),
+            Deflater::new(12, false, &retain),
+        );
+        // Each side's inflater in the other mode, so both combinations are read.
+        let mut i_released = Inflater::new(12, false).with_memory(DeflateMemory::Release);
+        let mut i_kept = Inflater::new(12, false);
+        let (mut wire_released, mut wire_kept, mut fresh) = (0, 0, 0);
+        let mut out = Vec::new();
+        for m in chat(200) {
+            let a = released.compress(&m, true).to_vec();
+            let b = kept.compress(&m, true).to_vec();
+            fresh +=
+                compress_fresh(Deflater::new(12, true, &retain).shareable().unwrap(), &m).len();
+            wire_released += a.len();
+            wire_kept += b.len();
+            // Between messages: no zlib state, at most a window of history.
+            assert!(
+                released.heap_estimate() < 8 << 10,
+                "{}",
+                released.heap_estimate()
+            );
+            out.clear();
+            i_kept.inflate(&a, true, &mut out, 1 << 20).unwrap();
+            assert_eq!(out, m);
+            out.clear();
+            i_released.inflate(&b, true, &mut out, 1 << 20).unwrap();
+            assert_eq!(out, m);
+            assert!(i_released.heap_estimate() <= 4 << 10);
+        }
+        // The dictionary gives back (nearly) all of context takeover's gain.
+        assert!(
+            wire_released * 100 <= wire_kept * 105 && wire_released * 2 < fresh,
+            "released {wire_released}, retained {wire_kept}, no takeover {fresh}"
+        );
+    }
+
+    #[test]
+    fn history_keeps_the_last_window() {
+        let mut h = Vec::new();
+        for chunk in [&b"abc"[..], b"defgh", b"ij"] {
+            codec::remember(&mut h, chunk, 6);
+            assert!(h.capacity() <= 6);
+        }
+        assert_eq!(h, b"efghij");
+        codec::remember(&mut h, b"0123456789", 6);
+        assert_eq!(h, b"456789");
     }
 
     #[test]
