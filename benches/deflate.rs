@@ -208,6 +208,14 @@ fn main() {
             }),
         ),
         (
+            "deflate, 15-bit, no context takeover, Release",
+            with(|c| {
+                c.deflate.server_no_context_takeover = true;
+                c.deflate.client_no_context_takeover = true;
+                c.deflate.memory = DeflateMemory::Release;
+            }),
+        ),
+        (
             "deflate, 9-bit windows, context takeover",
             with(|c| {
                 c.deflate.server_max_window_bits = 9;

@@ -168,6 +168,12 @@ impl Receiver {
         self.inflater.as_ref().map_or(0, Inflater::heap_estimate)
     }
 
+    /// Heap the decompressor could give back now (see [`Inflater::shrink`]).
+    #[cfg(feature = "deflate")]
+    pub(crate) fn inflater_shrinkable(&self) -> usize {
+        self.inflater.as_ref().map_or(0, Inflater::shrinkable)
+    }
+
     /// Bytes received and not yet decoded.
     pub(crate) fn buffered(&self) -> usize {
         self.end - self.start + self.direct
@@ -181,6 +187,11 @@ impl Receiver {
     /// Gives back heap memory not holding data: the read buffer down to its live bytes,
     /// the assembly buffer when no message is being assembled.
     pub(crate) fn shrink(&mut self) {
+        // Between messages only: a compressed message in progress needs its state.
+        #[cfg(feature = "deflate")]
+        if let (Some(inflater), None) = (self.inflater.as_mut(), self.message) {
+            inflater.shrink();
+        }
         self.compact();
         self.buf.truncate(self.end);
         self.buf.shrink_to_fit();

@@ -160,3 +160,36 @@ fn small_traffic_sets_no_idle_deadline() {
     assert!(server.heap_usage() < 1024);
     assert_eq!(server.poll_timeout().map(|t| t.as_duration()), None);
 }
+
+#[test]
+fn zlib_state_without_context_is_given_back_by_the_idle_timer() {
+    // permessage-deflate without context takeover both ways: the state holds nothing the
+    // next message needs, so an idle connection drops it (and allocates it again on use).
+    let params = ws_proto::DeflateParams {
+        server_no_context_takeover: true,
+        client_no_context_takeover: true,
+        server_max_window_bits: 15,
+        client_max_window_bits: 15,
+    };
+    let negotiated = ws_proto::Negotiated::new().with_deflate(params);
+    let mut server = Connection::upgraded(
+        Role::Server,
+        negotiated,
+        Config::default(),
+        ws_proto::Timestamp::ZERO,
+    );
+    let text = "a compressible chat line, a compressible chat line ".repeat(20);
+    server.send_text(&text).unwrap();
+    let n = server.poll_transmit().len();
+    server.poll_transmit().advance(n);
+    assert!(server.heap_usage() > 200 << 10, "{}", server.heap_usage());
+    // The default idle_shrink: 10 s after the last traffic.
+    assert_eq!(server.poll_timeout().map(|t| t.as_duration()), Some(10 * S));
+    server.handle_timeout(10 * S);
+    assert!(server.heap_usage() < 4 << 10, "{}", server.heap_usage());
+    // And it still compresses afterwards.
+    server.send_text(&text).unwrap();
+    let wire = server.poll_transmit().to_vec();
+    assert_eq!(wire[0] & 0x40, 0x40);
+    assert!(wire.len() < text.len() / 4);
+}

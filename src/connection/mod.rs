@@ -423,6 +423,22 @@ impl Connection {
     pub fn shrink_buffers(&mut self) {
         self.rx.shrink();
         self.tx.shrink();
+        // Not in the middle of a compressed message sent in parts: it needs the state.
+        #[cfg(feature = "deflate")]
+        if let (Some(deflater), false) = (self.deflater.as_mut(), self.sending_compressed) {
+            deflater.shrink();
+        }
+    }
+
+    /// Heap that [`shrink_buffers`](Self::shrink_buffers) could give back: the buffers, and
+    /// zlib's state where it holds no context (permessage-deflate without context takeover).
+    fn shrinkable(&self) -> usize {
+        let buffers = self.rx.capacity() + self.tx.capacity();
+        #[cfg(feature = "deflate")]
+        if let Some(deflater) = &self.deflater {
+            return buffers + deflater.shrinkable() + self.rx.inflater_shrinkable();
+        }
+        buffers
     }
 
     /// Whether the driver should now close the transport (and drop the connection).
@@ -706,8 +722,7 @@ impl Connection {
     /// connection needs (otherwise there is nothing to give back, and no reason to wake).
     fn restart_idle(&mut self) {
         if let Some(after) = self.config.idle_shrink {
-            // Only the buffers can be given back.
-            if self.rx.capacity() + self.tx.capacity() > IDLE_HEAP {
+            if self.shrinkable() > IDLE_HEAP {
                 self.timers.arm(Timer::Idle, after);
             }
         }

@@ -2,11 +2,14 @@
 //! messages compressed with a sync flush and the trailing `00 00 ff ff` removed, incoming
 //! ones inflated with the trailer put back, within a size allowance.
 //!
-//! zlib's state is allocated on the first message that needs it. Where a direction does
-//! not take its context over, the state is dropped at the end of every message; where it
-//! does and [`DeflateMemory::Release`] is chosen, it is dropped too, and only the history
-//! the next message may refer to is kept (the last window's worth of uncompressed bytes),
-//! to be loaded as a preset dictionary into the state rebuilt for the next message.
+//! zlib's state is allocated on the first message that needs it. With
+//! [`DeflateMemory::Release`] it is dropped at the end of every message; where the context is
+//! taken over, only the history the next message may refer to is kept (the last window's
+//! worth of uncompressed bytes), to be loaded as a preset dictionary into the state rebuilt
+//! for the next message. With [`DeflateMemory::Retain`] the state stays while traffic
+//! flows (reset between messages where the context is not taken over, which costs nothing
+//! to rebuild), and a state that holds no context is dropped when the connection gives its
+//! memory back after being idle ([`shrink`](Deflater::shrink)).
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -98,17 +101,33 @@ impl Inflater {
             bits: bits.clamp(9, 15),
             inner: None,
             reset: no_context_takeover,
-            release: no_context_takeover,
+            release: false,
             history: Vec::new(),
             ended: false,
         }
     }
 
-    /// Also drops zlib's state between messages when the peer takes its context over
-    /// ([`DeflateMemory::Release`]).
+    /// Drops zlib's state between messages with [`DeflateMemory::Release`].
     pub(crate) fn with_memory(mut self, memory: DeflateMemory) -> Self {
-        self.release |= memory == DeflateMemory::Release;
+        self.release = memory == DeflateMemory::Release;
         self
+    }
+
+    /// Drops zlib's state if it holds no context (the peer resets its own after every
+    /// message), as when the connection has been idle; the next message allocates it again.
+    pub(crate) fn shrink(&mut self) {
+        if self.reset {
+            self.inner = None;
+        }
+    }
+
+    /// Heap [`shrink`](Self::shrink) would give back.
+    pub(crate) fn shrinkable(&self) -> usize {
+        if self.reset && self.inner.is_some() {
+            INFLATE_STATE
+        } else {
+            0
+        }
     }
 
     /// Whether the history is kept (state released, context taken over).
@@ -166,6 +185,9 @@ impl Inflater {
         if end_of_message {
             if self.release || self.ended {
                 self.inner = None;
+            } else if let (true, Some(inner)) = (self.reset, self.inner.as_mut()) {
+                // The peer starts afresh: keep the allocation, drop the context.
+                inner.reset(false);
             }
             if self.ended {
                 self.history = Vec::new();
@@ -286,7 +308,7 @@ impl Deflater {
             },
             inner: None,
             reset: no_context_takeover,
-            release: no_context_takeover || config.memory == DeflateMemory::Release,
+            release: config.memory == DeflateMemory::Release,
             history: Vec::new(),
             min_size: config.min_message_size,
             buf: Vec::new(),
@@ -309,6 +331,25 @@ impl Deflater {
             0
         };
         state + self.history.capacity() + self.buf.capacity()
+    }
+
+    /// Drops zlib's state if it holds no context (we reset ours after every message), as
+    /// when the connection has been idle, and the output buffer's memory.
+    pub(crate) fn shrink(&mut self) {
+        if self.reset {
+            self.inner = None;
+        }
+        self.buf = Vec::new();
+    }
+
+    /// Heap [`shrink`](Self::shrink) would give back.
+    pub(crate) fn shrinkable(&self) -> usize {
+        let state = if self.reset && self.inner.is_some() {
+            deflate_heap(self.bits, self.config.mem_level as u8)
+        } else {
+            0
+        };
+        state + self.buf.capacity()
     }
 
     /// Whether a message that starts with `len` bytes should be compressed.
@@ -340,6 +381,9 @@ impl Deflater {
             end_message(&mut self.buf);
             if self.release {
                 self.inner = None;
+            } else if let (true, Some(inner)) = (self.reset, self.inner.as_mut()) {
+                // No context taken over: keep the allocation, start afresh.
+                inner.reset();
             }
         }
         &self.buf

@@ -59,27 +59,29 @@ pub struct DeflateConfig {
     /// 896 bytes at 1). Lower levels cost ratio on large messages only (more, smaller
     /// blocks); messages of a few KiB are unaffected. Default: 8 (zlib's default).
     pub mem_level: u8,
-    /// What zlib state is kept between messages in a direction that takes its context
-    /// over (where it does not, the state is always dropped after each message). Default:
-    /// [`DeflateMemory::Retain`].
+    /// What zlib state is kept between messages. Default: [`DeflateMemory::Retain`].
     pub memory: DeflateMemory,
 }
 
-/// What a connection keeps of zlib's state between messages, in a direction with context
-/// takeover. Part of [`DeflateConfig`]; `docs/deflate.md` has measured costs.
+/// What a connection keeps of zlib's state between messages. Part of [`DeflateConfig`];
+/// `docs/deflate.md` has measured costs.
 ///
 /// In both modes the state of a direction is allocated when its first compressed message
-/// is sent or received, and in a direction without context takeover
-/// (`server_no_context_takeover` / `client_no_context_takeover` agreed) it is dropped at
-/// the end of every message, since nothing of it is needed for the next one.
+/// is sent or received. In a direction without context takeover
+/// (`server_no_context_takeover` / `client_no_context_takeover` agreed) nothing of it is
+/// needed for the next message: [`Retain`](Self::Retain) resets it and keeps the allocation
+/// while traffic flows, and the connection drops it once idle for
+/// [`Config::idle_shrink`](crate::Config::idle_shrink) (or on
+/// [`shrink_buffers`](crate::Connection::shrink_buffers)); [`Release`](Self::Release)
+/// drops it after every message.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum DeflateMemory {
     /// Keep zlib's state (the compressor's hash tables, the inflater's window) from one
-    /// message to the next: fastest, but a connection holds it as long as it lives
-    /// (about 370 KiB for the compressor at 15-bit windows and memory level 8, 48 KiB for
-    /// the inflater).
+    /// message to the next: fastest. With context takeover a connection holds it as long as
+    /// it lives (about 370 KiB for the compressor at 15-bit windows and memory level 8,
+    /// 48 KiB for the inflater); without, until it has been idle.
     #[default]
     Retain,
     /// Drop zlib's state after every message and keep only the history the next message
@@ -481,7 +483,25 @@ mod tests {
         let mut out = Vec::new();
         for m in chat(3) {
             let c = d.compress(&m, true).to_vec();
-            // Only the output buffer is left: no zlib state, no history.
+            // `Retain`: the state stays between messages (reset, no history kept)...
+            assert!(d.heap_estimate() > 300 << 10, "{}", d.heap_estimate());
+            out.clear();
+            i.inflate(&c, true, &mut out, 1 << 20).unwrap();
+            assert_eq!(out, m);
+            assert_eq!(i.heap_estimate(), 48 << 10);
+            // ...until the connection shrinks (idle): it holds no context, so it goes,
+            // and the next message allocates it again.
+            d.shrink();
+            i.shrink();
+            assert!(d.heap_estimate() < 1024, "{}", d.heap_estimate());
+            assert_eq!(i.heap_estimate(), 0);
+        }
+        // `Release`: dropped after every message.
+        let release = config.clone().with_memory(DeflateMemory::Release);
+        let mut d = Deflater::new(15, true, &release);
+        let mut i = Inflater::new(15, true).with_memory(DeflateMemory::Release);
+        for m in chat(3) {
+            let c = d.compress(&m, true).to_vec();
             assert!(d.heap_estimate() < 1024, "{}", d.heap_estimate());
             out.clear();
             i.inflate(&c, true, &mut out, 1 << 20).unwrap();
