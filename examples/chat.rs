@@ -134,16 +134,25 @@ async fn chat(
                 Some(Err(_)) | None => return,
             },
             Some(line) = lines.recv() => {
-                if ws.send(line).await.is_err() {
-                    return;
+                // A send waits while the client does not read: that is when its queue
+                // fills up and it is told to leave, so the wait must end there too.
+                tokio::select! {
+                    sent = ws.send(line) => if sent.is_err() {
+                        return;
+                    },
+                    () = kick.notified() => return too_slow(ws).await,
                 }
             }
-            () = kick.notified() => {
-                let _ = ws.close(CloseCode::POLICY_VIOLATION, "too slow").await;
-                return;
-            }
+            () = kick.notified() => return too_slow(ws).await,
         }
     }
+}
+
+/// Closes a client that does not read with 1008. It will not read the Close either (it
+/// waits behind the lines queued before it): after a moment the connection is dropped.
+async fn too_slow(mut ws: WebSocketStream<TcpStream>) {
+    let closing = ws.close(CloseCode::POLICY_VIOLATION, "too slow");
+    let _ = tokio::time::timeout(Duration::from_secs(2), closing).await;
 }
 
 /// Queues `line` for everyone but `from`; a user whose queue is full is told to leave.

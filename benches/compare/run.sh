@@ -6,8 +6,10 @@
 #   bash benches/compare/run.sh --callgrind
 #       instructions per message and per byte under valgrind, for a few workloads
 #   bash benches/compare/run.sh --loopback [--warmup S] [--measure S] [--only LIB] [--sizes 16,1024]
-#       end to end over 127.0.0.1: the three behind one tokio echo server, our own load
-#       generator, 1/16/256 connections, 16 B and 1 KiB (see src/loopback.rs; ~2.5 minutes)
+#       [--connections 1,16,256] [--round-trips N]
+#       end to end over 127.0.0.1: the libraries behind one tokio echo server, our own load
+#       generator, 1/16/256 connections, 16 B and 1 KiB (see src/loopback.rs; ~2.5 minutes).
+#       --only takes a library's exact name, or a substring (`proto`: both ws-proto rows)
 #
 # With `--rev REV` first, ws-proto is taken from that commit (a `git archive` snapshot under
 # target/), not from the working tree, which other work may be changing.

@@ -22,6 +22,7 @@ Only 127.0.0.1 is ever used.
 import asyncio
 import os
 import re
+import socket
 import ssl
 import sys
 import time
@@ -389,6 +390,82 @@ async def run_chat(base):
         await wb.close()
 
     await check(mode, "binary-refused-1003", binary_refused)
+
+    opened = []
+
+    async def slow_reader_dropped():
+        # A client that stops reading (a raw socket with a small receive buffer, never
+        # read after the 101) while alice keeps talking and bob keeps reading: once its
+        # queue is full the server drops it (Close 1008 "too slow" if that frame still
+        # gets out, or the end of the connection), and bob's lines never wait for it.
+        slow = "py-slow"
+        wa = await connect(f"{base}/chat/{a}")
+        opened.append(wa)
+        wb = await connect(f"{base}/chat/{b}")
+        opened.append(wb)
+        await expect_join(wa, a, f"* {b} joined")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        host, port = base.removeprefix("ws://").split(":")
+        await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+        reader, writer = await asyncio.open_connection(sock=sock, limit=1024)
+        writer.write(f"GET /chat/{slow} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        expect(head.startswith(b"HTTP/1.1 101"), f"slow client's handshake: {head[:40]!r}")
+        await expect_join(wb, b, f"* {slow} joined")
+        # Alice sends 5000 lines of 2 kB (10 MB, more than the slow client's queue and
+        # socket buffers hold) in bursts; bob must get every line, none more than 2 s
+        # after the one before: nobody waits for the slow client.
+        line = "x" * 2000
+        sent, got, left = 0, 0, False
+        while sent < 5000:
+            for _ in range(100):
+                await wa.send(f"{sent} {line}")
+                sent += 1
+            while got < sent:
+                msg = await recv(wb, timeout=2)
+                if msg == f"* {slow} left":
+                    left = True
+                    continue
+                expect(msg == f"{a}: {got} {line}", f"bob's line {got}: {short(msg)}")
+                got += 1
+        # The server has given up on it: it leaves (once its close has timed out, as it
+        # does not answer), and bob hears of it.
+        if not left:
+            await expect_line(wb, b, f"* {slow} left")
+        # Now read what reached the slow client: fewer lines than were sent, then its
+        # end: a Close 1008 or the end of the stream.
+        lines, code = 0, None
+        try:
+            while True:
+                b0, b1 = await asyncio.wait_for(reader.readexactly(2), 10)
+                n = b1 & 0x7F
+                if n == 126:
+                    n = int.from_bytes(await reader.readexactly(2), "big")
+                elif n == 127:
+                    n = int.from_bytes(await reader.readexactly(8), "big")
+                payload = await asyncio.wait_for(reader.readexactly(n), 10)
+                if b0 & 0x0F == 0x8:
+                    code = int.from_bytes(payload[:2], "big")
+                    break
+                lines += 1
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the server ended the connection
+        writer.close()
+        expect(code in (None, 1008), f"{slow} got Close {code}, expected 1008 or none")
+        expect(lines < sent, f"{slow} received all {sent} lines: it was never dropped")
+
+    async def slow_reader_dropped_then_close():
+        try:
+            await slow_reader_dropped()
+        finally:
+            for ws in list(opened):
+                await ws.close()
+
+    await check(mode, "slow-reader-dropped", slow_reader_dropped_then_close)
 
     async def status(path, want):
         try:

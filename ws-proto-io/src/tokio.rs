@@ -53,6 +53,7 @@ use std::future::{Future, poll_fn};
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
@@ -99,6 +100,9 @@ pub struct WebSocketStream<S> {
     inbox: VecDeque<Result<Message, Error>>,
     /// Payload bytes in `inbox`.
     inbox_bytes: usize,
+    /// The connection had no event when last asked, and has had no input, time or command
+    /// since: asking again would find none.
+    drained: bool,
     /// The most read ahead into `inbox` while sending.
     read_ahead: usize,
     high_water: usize,
@@ -110,6 +114,12 @@ pub struct WebSocketStream<S> {
     /// The deadline timer, made on the first poll (a runtime is needed to make it).
     sleep: Option<Pin<Box<Sleep>>>,
     sleep_at: Option<Timestamp>,
+    /// The timer was polled for `sleep_at` and was pending: until it has elapsed or
+    /// something woke us, it needs no polling.
+    sleep_armed: bool,
+    /// The last read of the transport was pending: the transport wakes the proxy waker
+    /// when there is more, so until `Wakers::woken` it need not be asked again.
+    read_armed: bool,
     wakers: Arc<Wakers>,
     waker: Waker,
 }
@@ -133,6 +143,8 @@ enum End {
 struct Wakers {
     stream: AtomicWaker,
     sink: AtomicWaker,
+    /// Set by every wake-up (the transport's or the timer's), cleared before each read.
+    woken: AtomicBool,
 }
 
 impl Wake for Wakers {
@@ -141,8 +153,17 @@ impl Wake for Wakers {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.stream.wake();
-        self.sink.wake();
+        self.woken.store(true, Ordering::SeqCst);
+        let (stream, sink) = (self.stream.take(), self.sink.take());
+        match (stream, sink) {
+            // One task holds both halves: wake it once.
+            (Some(stream), Some(sink)) if stream.will_wake(&sink) => stream.wake(),
+            (stream, sink) => {
+                for waker in [stream, sink].into_iter().flatten() {
+                    waker.wake();
+                }
+            }
+        }
     }
 }
 
@@ -509,12 +530,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             buf: Vec::new(),
             inbox: VecDeque::new(),
             inbox_bytes: 0,
+            drained: false,
             high_water: DEFAULT_HIGH_WATER,
             eof: false,
             dirty: false,
             end: End::Running,
             sleep: None,
             sleep_at: None,
+            sleep_armed: false,
+            read_armed: false,
             wakers,
             waker,
         }
@@ -559,6 +583,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// meanwhile remain readable.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         if self.conn.state() == State::Open {
+            self.drained = false;
             self.conn.close(code, reason)?;
         }
         poll_fn(|cx| self.poll_closed(cx)).await
@@ -634,8 +659,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
 
     /// Converts the connection's next event into an item; at the end, the last item.
     fn poll_message(&mut self) -> Option<Result<Message, Error>> {
+        if self.drained {
+            return None;
+        }
         loop {
-            let event = self.conn.poll_event(&mut self.buf)?;
+            let Some(event) = self.conn.poll_event(&mut self.buf) else {
+                self.drained = true;
+                return None;
+            };
             let (binary, len) = match event {
                 Event::Text(text) => (false, text.len()),
                 Event::Binary(data) => (true, data.len()),
@@ -700,7 +731,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             }
         }
         let lingering = matches!(self.end, End::Lingering { .. });
-        if (read || lingering) && !self.eof {
+        // A read that was pending stays so until the transport wakes us: asking again
+        // before that costs a readiness check (and a lock in tokio) for nothing.
+        let wait = self.read_armed && !self.wakers.woken.load(Ordering::SeqCst);
+        if (read || lingering) && !self.eof && !wait {
+            // Cleared before the read: a wake-up from now on means there may be more.
+            self.wakers.woken.store(false, Ordering::SeqCst);
+            self.read_armed = false;
             let mut region = self.conn.read_buf();
             let mut read_buf = tokio::io::ReadBuf::new(&mut region);
             match Pin::new(&mut self.io).poll_read(cx, &mut read_buf) {
@@ -710,8 +747,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                         drop(region);
                         self.eof = true;
                         self.conn.handle_eof();
+                        self.drained = false;
                     } else {
                         region.commit(n);
+                        self.drained = false;
                     }
                     progress = true;
                 }
@@ -725,7 +764,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                     }
                     return Err(self.io_error(e));
                 }
-                Poll::Pending => {} // nothing was read; nothing is committed
+                Poll::Pending => self.read_armed = true, // nothing read, nothing committed
             }
         }
         Ok(progress)
@@ -773,11 +812,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         if self.sleep_at != Some(at) {
             sleep.as_mut().reset(instant);
             self.sleep_at = Some(at);
-        }
-        if sleep.as_mut().poll(cx).is_pending() {
+            self.sleep_armed = false;
+        } else if self.sleep_armed
+            && !self.wakers.woken.load(Ordering::SeqCst)
+            && !sleep.is_elapsed()
+        {
+            // Pending since its last poll, which registered the proxy waker (every poll
+            // uses it): it wakes us when due. (A pending poll that only meant "out of
+            // budget" wakes us too, and then the timer is polled again.)
             return false;
         }
+        if sleep.as_mut().poll(cx).is_pending() {
+            self.sleep_armed = true;
+            return false;
+        }
+        self.sleep_armed = false;
         self.conn.handle_timeout(now());
+        self.drained = false;
         // A deadline that did not move would fire again at once: wait for it to change.
         let moved = self.conn.poll_timeout() != Some(at);
         if moved {
@@ -933,6 +984,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocketStream<S> {
         if this.end == End::Done {
             return Err(Error::AlreadyClosed);
         }
+        this.drained = false;
         let conn = &mut this.conn;
         match message {
             Message::Text(text) => conn.send_text(&text)?,
@@ -953,6 +1005,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocketStream<S> {
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let this = self.get_mut();
         if this.conn.state() == State::Open {
+            this.drained = false;
             this.conn.close(CloseCode::NORMAL, "")?;
         }
         this.poll_closed(cx)

@@ -467,3 +467,51 @@ async fn bad_urls_are_typed_errors() {
     assert!(matches!(connect(&url).await, Err(Error::Io(_))));
     let _ = Timestamp::ZERO;
 }
+
+/// A client that sends part of its request and then nothing: `accept_with` gives up after
+/// the handshake timeout with `HandshakeError::Timeout` and closes the connection.
+#[tokio::test]
+async fn a_client_that_never_finishes_its_request_is_dropped() {
+    let handshake_timeout = Duration::from_millis(300);
+    let (listener, url) = listener().await;
+    let addr = url
+        .trim_start_matches("ws://")
+        .trim_end_matches("/ws")
+        .to_owned();
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let config = Config::default().with_handshake_timeout(Some(handshake_timeout));
+        accept_with(tcp, config, |_| Answer::accept())
+            .await
+            .map(|_| ())
+    });
+    let mut tcp = TcpStream::connect(&addr).await.unwrap();
+    tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    // The server closes the connection: the end of the stream, nothing sent.
+    let mut rest = Vec::new();
+    timeout(LIMIT, tcp.read_to_end(&mut rest))
+        .await
+        .expect("the half-sent request was never dropped")
+        .unwrap();
+    let took = started.elapsed();
+    assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
+    // (The server reads on for a moment after closing its side, for the client's end.)
+    let result = timeout(LIMIT, server).await.unwrap().unwrap();
+    assert!(
+        matches!(
+            result,
+            Err(Error::Handshake(
+                ws_proto_io::ws_proto::HandshakeError::Timeout
+            ))
+        ),
+        "{result:?}"
+    );
+    assert!(
+        took >= handshake_timeout - Duration::from_millis(50)
+            && took < handshake_timeout + Duration::from_millis(1500),
+        "{took:?}"
+    );
+}

@@ -2,6 +2,12 @@
 //! ws-proto-io driver), tokio-tungstenite, tungstenite and fastwebsockets, each behind the same tokio echo server, driven by a load generator of our own.
 //!
 //! `cargo run --release --bin loopback -- [--warmup S] [--measure S] [--only LIB]`
+//! `[--sizes 16,1024] [--connections 1,16,256] [--round-trips N]`
+//!
+//! `--round-trips N` ends each connection after N round trips (or the measured time,
+//! whichever comes first): with `--connections 1` under `valgrind --tool=callgrind`, two
+//! runs of different N give the instructions per message of each server in user space
+//! (the load generator's share is the same for every library).
 //!
 //! - Server: a tokio multi-thread runtime with 1 worker on 127.0.0.1 (ephemeral port); a
 //!   fresh server per run accepts exactly N connections and echoes every message with the
@@ -53,6 +59,12 @@ fn main() {
     };
     let (warmup, measure) = (secs("--warmup", 3.0), secs("--measure", 5.0));
     let only = arg("--only").unwrap_or_default();
+    let connections: Vec<usize> = arg("--connections").map_or(CONNECTIONS.to_vec(), |s| {
+        s.split(',')
+            .map(|n| n.parse().expect("--connections: comma-separated counts"))
+            .collect()
+    });
+    let round_trips: u64 = arg("--round-trips").map_or(u64::MAX, |n| n.parse().expect("count"));
     let sizes: Vec<usize> = arg("--sizes").map_or(SIZES.to_vec(), |s| {
         s.split(',')
             .map(|n| n.parse().expect("--sizes: comma-separated byte counts"))
@@ -71,12 +83,18 @@ fn main() {
     println!("| size | connections | library | messages/s | p50 RTT | p99 RTT |");
     println!("|---|---|---|---|---|---|");
     for &size in &sizes {
-        for conns in CONNECTIONS {
-            for lib in LIBS.into_iter().filter(|l| l.contains(&only)) {
-                let mut rtts = run(lib, conns, size, warmup, measure).unwrap_or_else(|e| {
-                    eprintln!("{lib}, {conns} connections, {size} B: {e}");
-                    std::process::exit(1);
-                });
+        for &conns in &connections {
+            // A library's exact name picks that one (`ws-proto` is a prefix of another).
+            let exact = LIBS.contains(&only.as_str());
+            for lib in LIBS
+                .into_iter()
+                .filter(|l| if exact { *l == only } else { l.contains(&only) })
+            {
+                let mut rtts =
+                    run(lib, conns, size, warmup, measure, round_trips).unwrap_or_else(|e| {
+                        eprintln!("{lib}, {conns} connections, {size} B: {e}");
+                        std::process::exit(1);
+                    });
                 rtts.sort_unstable();
                 let pct = |p: usize| rtts[rtts.len() * p / 100] as f64 / 1e3;
                 println!(
@@ -106,6 +124,7 @@ fn run(
     size: usize,
     warmup: Duration,
     measure: Duration,
+    round_trips: u64,
 ) -> io::Result<Vec<u32>> {
     let server_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -117,7 +136,14 @@ fn run(
     let client_rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let rtts = client_rt.block_on(load_generator(addr, conns, size, warmup, measure))?;
+    let rtts = client_rt.block_on(load_generator(
+        addr,
+        conns,
+        size,
+        warmup,
+        measure,
+        round_trips,
+    ))?;
     // Every connection must have ended cleanly on the server too.
     server_rt
         .block_on(async { timeout(STEP, server).await })?
@@ -324,6 +350,7 @@ async fn load_generator(
     size: usize,
     warmup: Duration,
     measure: Duration,
+    round_trips: u64,
 ) -> io::Result<Vec<u32>> {
     let mut tasks = JoinSet::new();
     for _ in 0..conns {
@@ -337,7 +364,14 @@ async fn load_generator(
     let (measured_from, stop) = (start + warmup, start + warmup + measure);
     let mut tasks = JoinSet::new();
     for (id, stream) in streams.into_iter().enumerate() {
-        tasks.spawn(ping_pong(stream, id, size, measured_from, stop));
+        tasks.spawn(ping_pong(
+            stream,
+            id,
+            size,
+            measured_from,
+            stop,
+            round_trips,
+        ));
     }
     let mut rtts = Vec::new();
     while let Some(result) = tasks.join_next().await {
@@ -378,13 +412,14 @@ fn masked_frame(out: &mut Vec<u8>, opcode: u8, payload: &[u8], mask: [u8; 4]) {
     out.extend(payload.iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
 }
 
-/// Sends, waits for the echo, checks it; until `stop`. RTTs (ns) from `measured_from` on.
+/// Sends, waits for the echo, checks it; until `stop` or `round_trips`. RTTs (ns) from `measured_from` on.
 async fn ping_pong(
     mut stream: TcpStream,
     id: usize,
     size: usize,
     measured_from: Instant,
     stop: Instant,
+    round_trips: u64,
 ) -> io::Result<Vec<u32>> {
     let mask = (id as u32 ^ 0xa5c3_e10f).to_be_bytes();
     let mut payload: Vec<u8> = (0..size).map(|i| (i ^ id) as u8).collect();
@@ -397,7 +432,7 @@ async fn ping_pong(
     let mut out = Vec::new();
     let mut back = vec![0; header.len() + size];
     let mut rtts = Vec::new();
-    for seq in 1u64.. {
+    for seq in 1..=round_trips {
         let sent_at = Instant::now();
         if sent_at >= stop {
             break;
