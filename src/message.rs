@@ -143,8 +143,8 @@ pub(crate) struct Receiver {
     /// current frame, then whatever followed its last byte in the same read.
     direct: usize,
     offer: Offer,
-    /// A large frame ended with the buffered bytes: until the next data frame's header is
-    /// decoded, offer only what completes a header's worth of bytes.
+    /// A large frame ended with the buffered bytes: until a header's worth of bytes is
+    /// buffered, offer only what completes it.
     header_next: bool,
     utf8: Utf8Validator,
     /// Present once permessage-deflate was negotiated.
@@ -285,6 +285,8 @@ impl Receiver {
                 _ => {}
             }
         }
+        // A header's worth is here (or a frame is under way): ordinary reads from now on.
+        self.header_next = false;
         let room = self.spare(config.read_chunk.max(1));
         self.offer = Offer::ReadBuf(room);
     }
@@ -416,7 +418,6 @@ impl Receiver {
             }));
         }
 
-        self.header_next = false;
         let kind = match (h.opcode, self.message) {
             (OpCode::Continuation, Some(m)) => m.kind,
             (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
@@ -458,7 +459,8 @@ impl Receiver {
                 apply_mask(out, key, 0);
             }
             self.consume(n);
-            self.header_next = h.payload_len >= direct_min(config) && self.start == self.end;
+            // (Emptiness first: it is rare for small messages, which skips the threshold.)
+            self.header_next = self.start == self.end && h.payload_len >= direct_min(config);
             // Text is validated once, by the conversion to `&str` that makes the event.
             return Ok(Step::Done(Ready::Message(kind, false)));
         }

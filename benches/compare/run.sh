@@ -142,7 +142,7 @@ if [[ "${1:-}" == --sweep ]]; then
         echo "set output '$png'"
         echo "set multiplot layout 2,1 title 'Receiving one binary message (masked, server role; reads of at most 64 KiB)'"
         echo "set logscale x 2; set grid; set key outside right"
-        echo "set format x '%.0s%cB'"
+        echo "set xtics ('1 KiB' 1024, '4 KiB' 4096, '16 KiB' 16384, '64 KiB' 65536, '256 KiB' 262144, '1 MiB' 1048576)"
         echo "set ylabel 'instructions / byte (callgrind)'; set logscale y"
         printf 'plot '
         for p in "${plots[@]}"; do printf "'%s' using 1:2 with linespoints title '%s', " "${p%%:*}" "${p#*:}"; done
