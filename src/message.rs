@@ -11,9 +11,10 @@
 //!   in both cases, so invalid UTF-8 fails at once, not at the end of the message;
 //! - when a large frame is partly here and nothing else is buffered, the read buffer that
 //!   [`Receiver::read_region`] offers is the assembly buffer itself, so the rest of the
-//!   payload is read straight into its final place (no copy besides the transport's).
-//!   After such a frame the next read asks for one header's worth of bytes, so that the
-//!   next large frame's payload is read directly too.
+//!   payload is read straight into its final place (no copy besides the transport's). The
+//!   read that can finish the frame also asks for one header's worth of bytes after it (moved
+//!   to the read buffer), so that the next large frame's payload is read directly too, with
+//!   no read of its own for its header.
 
 use alloc::vec::Vec;
 
@@ -78,7 +79,8 @@ struct DataFrame {
     remaining: u64,
     /// Payload bytes consumed so far, modulo 4 (aligns the masking key).
     offset: usize,
-    /// At least [`DIRECT_MIN`] payload bytes: the next frame is read apart once it ends.
+    /// At least [`direct_min`] payload bytes: its payload is read straight into place, and
+    /// the next frame's header with its last part.
     large: bool,
 }
 
@@ -101,10 +103,18 @@ enum Step {
     NeedMore,
 }
 
-/// A data frame with at least this many payload bytes still to come is read straight
-/// into the assembly buffer. Below it, copying out of the read buffer costs less than the
-/// extra read (system call) that reading a frame's rest separately can take.
+/// A data frame of at least this many payload bytes is read straight into the assembly
+/// buffer. Below it, copying out of the read buffer costs less than the reads (system
+/// calls) that reading each frame's rest separately takes, where one read of the read buffer
+/// takes in several small messages.
 const DIRECT_MIN: u64 = 8 << 10;
+
+/// The payload length from which a data frame is read straight into place: [`DIRECT_MIN`],
+/// or less with a `read_chunk` smaller than that (a frame that the read buffer could not
+/// take in one read is read directly whatever its size).
+fn direct_min(config: &Config) -> u64 {
+    DIRECT_MIN.min(config.read_chunk.max(1) as u64)
+}
 
 /// Where the region last offered by [`Receiver::read_region`] lies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,10 +139,12 @@ pub(crate) struct Receiver {
     /// initialised storage kept for reuse (resizing would zero-fill them again).
     assembly: Vec<u8>,
     assembled: usize,
-    /// Payload bytes read straight into `assembly[assembled..]`, not yet decoded.
+    /// Bytes read straight into `assembly[assembled..]`, not yet decoded: payload of the
+    /// current frame, then whatever followed its last byte in the same read.
     direct: usize,
     offer: Offer,
-    /// The last frame was read directly: offer only a header's worth of bytes next.
+    /// A large frame ended with the buffered bytes: until a header's worth of bytes is
+    /// buffered, offer only what completes it.
     header_next: bool,
     utf8: Utf8Validator,
     /// Present once permessage-deflate was negotiated.
@@ -238,24 +250,36 @@ impl Receiver {
         self.buf.len() - self.end
     }
 
-    /// Chooses where the transport should read next ([`offered_mut`](Self::offered_mut)):
-    /// normally the read buffer's free room (at least `config.read_chunk` bytes). While a
-    /// large data frame is being assembled and nothing else is buffered, the rest of its
-    /// payload (or the next part of it, growing with the message) in the assembly buffer;
-    /// right after such a frame, one frame header's worth.
+    /// Chooses where the transport should read next ([`offered_mut`](Self::offered_mut)),
+    /// sized by the frame being read:
+    ///
+    /// - while a large data frame is being assembled and nothing else is buffered, the rest
+    ///   of its payload (or the next part of it, growing with the message) in the assembly
+    ///   buffer, and when that is all of the rest, one frame header's worth after it;
+    /// - right after a large frame whose next header did not come with it, what completes
+    ///   one header's worth;
+    /// - otherwise the read buffer's free room (at least `config.read_chunk` bytes), so that
+    ///   one read takes in as many small frames as it can.
     pub(crate) fn read_region(&mut self, config: &Config) {
-        let header_next = core::mem::take(&mut self.header_next);
-        if self.start == self.end && self.direct == 0 {
+        let live = self.end - self.start;
+        if self.direct == 0 {
             match (self.frame, self.message) {
                 (Some(frame), Some(message))
-                    if config.delivery == Delivery::Whole
-                        && !message.compressed
-                        && frame.remaining >= DIRECT_MIN =>
+                    if live == 0
+                        && frame.large
+                        && config.delivery == Delivery::Whole
+                        && !message.compressed =>
                 {
                     // Grow with the message, not with the length it declares: a peer that
-                    // declares much and sends little gets little memory.
-                    let step = config.read_chunk.max(self.assembled).max(1);
-                    let n = usize::try_from(frame.remaining).map_or(step, |r| r.min(step));
+                    // declares much and sends little gets little memory. Room kept
+                    // initialised from earlier messages costs nothing, so it is used whole.
+                    let kept = self.assembly.len() - self.assembled;
+                    let step = config.read_chunk.max(self.assembled).max(kept).max(1);
+                    let n = match usize::try_from(frame.remaining) {
+                        // The whole rest, and the next frame's header if it is there.
+                        Ok(rest) if rest <= step => rest + MAX_HEADER_LEN,
+                        _ => step,
+                    };
                     let end = self.assembled + n;
                     if self.assembly.len() < end {
                         self.assembly.resize(end, 0);
@@ -263,14 +287,17 @@ impl Receiver {
                     self.offer = Offer::Direct(n);
                     return;
                 }
-                (None, _) if header_next => {
-                    self.spare(MAX_HEADER_LEN);
-                    self.offer = Offer::ReadBuf(MAX_HEADER_LEN);
+                (None, _) if self.header_next && live < MAX_HEADER_LEN => {
+                    let n = MAX_HEADER_LEN - live;
+                    self.spare(n);
+                    self.offer = Offer::ReadBuf(n);
                     return;
                 }
                 _ => {}
             }
         }
+        // A header's worth is here (or a frame is under way): ordinary reads from now on.
+        self.header_next = false;
         let room = self.spare(config.read_chunk.max(1));
         self.offer = Offer::ReadBuf(room);
     }
@@ -443,7 +470,8 @@ impl Receiver {
                 apply_mask(out, key, 0);
             }
             self.consume(n);
-            self.header_next = h.payload_len >= DIRECT_MIN && self.start == self.end;
+            // (Emptiness first: it is rare for small messages, which skips the threshold.)
+            self.header_next = self.start == self.end && h.payload_len >= direct_min(config);
             // Text is validated once, by the conversion to `&str` that makes the event.
             return Ok(Step::Done(Ready::Message(kind, false)));
         }
@@ -464,7 +492,7 @@ impl Receiver {
             mask: h.mask,
             remaining: h.payload_len,
             offset: 0,
-            large: h.payload_len >= DIRECT_MIN,
+            large: h.payload_len >= direct_min(config),
         });
         Ok(Step::Progress)
     }
@@ -572,15 +600,21 @@ impl Receiver {
     }
 
     /// Decodes payload that was read straight into the assembly buffer (whole delivery,
-    /// uncompressed message; the offer never exceeds the frame's remaining bytes).
+    /// uncompressed message). Bytes read past the frame's end (the next header, asked for
+    /// with the frame's last part) move to the front of the read buffer.
     fn direct_payload(
         &mut self,
         out: &mut Vec<u8>,
         mut frame: DataFrame,
         message: Message,
     ) -> Result<Step, ProtocolError> {
-        let n = core::mem::take(&mut self.direct);
+        let read = core::mem::take(&mut self.direct);
+        // `remaining` may exceed usize on 32-bit targets: convert only after the min.
+        let n = usize::try_from(frame.remaining).map_or(read, |r| r.min(read));
         let from = self.assembled;
+        if read > n {
+            self.unshift_from_assembly(from + n..from + read);
+        }
         let chunk = &mut self.assembly[from..from + n];
         if let Some(key) = frame.mask {
             apply_mask(chunk, key, frame.offset);
@@ -594,8 +628,8 @@ impl Receiver {
         frame.remaining -= n as u64;
         frame.offset = (frame.offset + n) & 3;
         let frame_done = frame.remaining == 0;
-        // The next frame is likely large too: read its header alone, then its payload
-        // straight into place.
+        // The next frame is likely large too: if its header did not come with this read,
+        // read (the rest of) it alone, then its payload straight into place.
         self.header_next = frame_done;
         self.frame = if frame_done { None } else { Some(frame) };
         if frame_done && frame.fin {
@@ -603,6 +637,25 @@ impl Receiver {
             return self.hand_over(out, message.kind);
         }
         Ok(Step::Progress)
+    }
+
+    /// Puts `assembly[range]` (bytes that followed a frame read in place) in front of the
+    /// read buffer's live bytes (normally none: a direct read is offered only when the
+    /// read buffer is empty).
+    fn unshift_from_assembly(&mut self, range: core::ops::Range<usize>) {
+        let extra = range.len();
+        if self.start >= extra {
+            self.start -= extra;
+        } else {
+            let live = self.end - self.start;
+            if self.buf.len() < extra + live {
+                self.buf.resize(extra + live, 0);
+            }
+            self.buf.copy_within(self.start..self.end, extra);
+            self.start = 0;
+            self.end = extra + live;
+        }
+        self.buf[self.start..self.start + extra].copy_from_slice(&self.assembly[range]);
     }
 
     /// Ends an assembled message: hands it over in `out` without copying it (the caller's

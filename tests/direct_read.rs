@@ -32,59 +32,205 @@ fn read_all(conn: &mut Connection, bytes: &[u8], max_read: usize) -> (Vec<Owned>
     (events_out, offers)
 }
 
+/// Feeds a large frame's header and 1 000 payload bytes, then fills every offer from
+/// `wire` until the frame's last byte is in; returns the offers. Every offer but the last
+/// lies within the frame's payload, growing with the message; the last is the frame's rest
+/// plus one header's worth.
+fn offers_for_a_large_frame(server: &mut Connection, wire: &[u8], frame_len: usize) -> Vec<usize> {
+    let first = wire.len().min(frame_len - 200_000 + 1000);
+    let mut buf = server.read_buf();
+    assert!(buf.len() >= 16 << 10);
+    buf[..first].copy_from_slice(&wire[..first]);
+    buf.commit(first);
+    assert!(events(server).is_empty());
+    let mut pos = first;
+    let mut offers = Vec::new();
+    while pos < frame_len {
+        let mut buf = server.read_buf();
+        offers.push(buf.len());
+        assert!(
+            buf.len() <= frame_len - pos || buf.len() == frame_len - pos + HEADER_READ,
+            "offer past the frame's end: {} at {pos} of {frame_len}",
+            buf.len()
+        );
+        let n = buf.len().min(wire.len() - pos);
+        buf[..n].copy_from_slice(&wire[pos..pos + n]);
+        buf.commit(n);
+        pos += n;
+        if pos < frame_len {
+            assert!(events(server).is_empty());
+        }
+    }
+    let growing = &offers[..offers.len() - 1];
+    assert!(growing.windows(2).all(|w| w[0] <= w[1]), "{offers:?}");
+    assert_eq!(offers[0], 16 << 10);
+    offers
+}
+
 #[test]
-fn the_rest_of_a_large_frame_is_offered_exactly_then_one_header() {
+fn the_rest_of_a_large_frame_is_offered_with_the_next_header() {
     let mut config = Config::default();
     config.read_chunk = 16 << 10;
     let mut server = conn(Role::Server, config);
     let payload = random_bytes(200_000, 7);
     let frame = peer_frame(Role::Server, true, BINARY, &payload);
-    let header_len = frame.len() - payload.len();
-
-    // The first read takes the header and 1 000 payload bytes.
-    let first = header_len + 1000;
-    let mut buf = server.read_buf();
-    assert!(buf.len() >= 16 << 10);
-    buf[..first].copy_from_slice(&frame[..first]);
-    buf.commit(first);
-    assert!(events(&mut server).is_empty());
-
-    // From then on every offer lies within the frame's payload and they end exactly at
-    // its last byte, growing with the message.
-    let mut pos = first;
-    let mut offers = Vec::new();
-    while pos < frame.len() {
-        let mut buf = server.read_buf();
-        assert!(buf.len() <= frame.len() - pos, "offer past the frame's end");
-        offers.push(buf.len());
-        let n = buf.len();
-        buf.copy_from_slice(&frame[pos..pos + n]);
-        buf.commit(n);
-        pos += n;
-        if pos < frame.len() {
-            assert!(events(&mut server).is_empty());
-        }
-    }
+    // Another large frame follows: its header comes with the first frame's last bytes.
+    let next = random_bytes(10_000, 8);
+    let next_frame = peer_frame(Role::Server, true, BINARY, &next);
+    let wire = [frame.clone(), next_frame.clone()].concat();
+    let offers = offers_for_a_large_frame(&mut server, &wire, frame.len());
+    let _ = offers;
     assert!(events(&mut server) == [Owned::Binary(payload)]);
-    // Growing with the message; the last offer is whatever remained.
-    let growing = &offers[..offers.len() - 1];
-    assert!(growing.windows(2).all(|w| w[0] <= w[1]), "{offers:?}");
-    assert_eq!(offers[0], 16 << 10);
-    // Next: one header's worth, then ordinary reads again.
+    // The next frame's header is in (with 6 payload bytes: its header is 8 bytes long): the
+    // next offer is the rest of its payload and one header more, straight into place.
+    let header_len = next_frame.len() - next.len();
+    assert_eq!(header_len, 8);
+    let mut buf = server.read_buf();
+    assert_eq!(
+        buf.len(),
+        next.len() - (HEADER_READ - header_len) + HEADER_READ
+    );
+    let from = frame.len() + HEADER_READ;
+    let rest = &wire[from..];
+    buf[..rest.len()].copy_from_slice(rest);
+    buf.commit(rest.len());
+    assert!(events(&mut server) == [Owned::Binary(next)]);
+    // Nothing came after it: one header's worth next, then ordinary reads again.
     assert_eq!(server.read_buf().len(), HEADER_READ);
 }
 
 #[test]
+fn a_header_that_did_not_come_with_the_frame_is_read_alone() {
+    let mut server = conn(Role::Server, Config::default());
+    let payload = random_bytes(200_000, 7);
+    let frame = peer_frame(Role::Server, true, BINARY, &payload);
+    let offers = offers_for_a_large_frame(&mut server, &frame, frame.len());
+    let pos: usize =
+        frame.len() - 200_000 + 1000 + offers[..offers.len() - 1].iter().sum::<usize>();
+    assert_eq!(offers.last(), Some(&(frame.len() - pos + HEADER_READ)));
+    assert!(events(&mut server) == [Owned::Binary(payload)]);
+    // Part of a header arrives: the next offer completes one header's worth.
+    let mut buf = server.read_buf();
+    assert_eq!(buf.len(), HEADER_READ);
+    buf[..3].copy_from_slice(&[0x82, 0xFE, 0x40]);
+    buf.commit(3);
+    assert!(events(&mut server).is_empty());
+    assert_eq!(server.read_buf().len(), HEADER_READ - 3);
+}
+
+#[test]
 fn small_frames_keep_ordinary_reads() {
-    let mut config = Config::default();
-    config.read_chunk = 4096;
-    let mut server = conn(Role::Server, config);
-    // A 6 000-byte frame: its rest is below the direct-read threshold.
+    let mut server = conn(Role::Server, Config::default());
+    // A 6 000-byte frame: below the direct-read threshold (8 KiB, or read_chunk if smaller).
     let payload = random_bytes(6000, 3);
     let frame = peer_frame(Role::Server, true, BINARY, &payload);
     let (got, offers) = read_all(&mut server, &frame, 100);
     assert!(got == [Owned::Binary(payload)]);
-    assert!(offers.iter().all(|&n| n >= 4096), "{offers:?}");
+    assert!(offers.iter().all(|&n| n >= 16 << 10), "{offers:?}");
+}
+
+#[test]
+fn a_frame_larger_than_read_chunk_is_read_in_place_even_under_8_kib() {
+    let mut config = Config::default();
+    config.read_chunk = 4096;
+    let mut server = conn(Role::Server, config);
+    let payload = random_bytes(6000, 3);
+    let frame = peer_frame(Role::Server, true, BINARY, &payload);
+    let (got, offers) = read_all(&mut server, &frame, 1000);
+    assert!(got == [Owned::Binary(payload)]);
+    // After the first read (header and 992 payload bytes), offers shrink with the frame's
+    // rest: it is read into place, the last offer with one header's worth after it.
+    let header_len = frame.len() - 6000;
+    assert!(offers[0] >= 4096, "{offers:?}");
+    assert_eq!(offers[1], 4096, "{offers:?}");
+    let last = *offers.last().unwrap();
+    let before_last = 1000 * (offers.len() - 1);
+    assert_eq!(last, frame.len() - before_last + HEADER_READ, "{offers:?}");
+    assert!(before_last > header_len);
+}
+
+/// The most a socket read returns here, as a read into a 64 KiB buffer would.
+const SOCKET_READ: usize = 64 << 10;
+
+/// `count` messages of `len` bytes in a row, read through `read_buf` with one event buffer
+/// reused (as a driver does), every offer filled as far as the input and `SOCKET_READ`
+/// allow. Returns the reads each message took (counted until its event) and checks every
+/// payload.
+fn reads_per_message(config: Config, len: usize, count: usize) -> (Vec<usize>, usize) {
+    let mut server = conn(Role::Server, config);
+    let payloads: Vec<Vec<u8>> = (0..count).map(|i| random_bytes(len, i as u64)).collect();
+    let wire: Vec<u8> = payloads
+        .iter()
+        .flat_map(|p| peer_frame(Role::Server, true, BINARY, p))
+        .collect();
+    let mut event_buf = Vec::new();
+    let (mut pos, mut reads, mut got) = (0, 0, 0);
+    let mut per_message = Vec::new();
+    while got < count {
+        let mut buf = server.read_buf();
+        let n = buf.len().min(SOCKET_READ).min(wire.len() - pos);
+        buf[..n].copy_from_slice(&wire[pos..pos + n]);
+        buf.commit(n);
+        pos += n;
+        reads += 1;
+        while let Some(event) = server.poll_event(&mut event_buf) {
+            let ws_proto::Event::Binary(data) = event else {
+                panic!("unexpected {event:?}")
+            };
+            assert!(data == payloads[got], "message {got} of {len} B");
+            got += 1;
+            per_message.push(reads);
+            reads = 0;
+        }
+    }
+    (per_message, wire.len())
+}
+
+#[test]
+fn large_messages_take_the_fewest_reads_whatever_their_size() {
+    // From the direct-read threshold (8 KiB, or read_chunk if smaller) up, a message in a
+    // stream of them is read straight into place with the next header, so once the first
+    // reads are past, each takes ceil(frame length / read size) reads: no extra read for a
+    // header, nor for a tail that missed a read.
+    for read_chunk in [Config::default().read_chunk, 64 << 10, 4096] {
+        let mut config = Config::default();
+        config.read_chunk = read_chunk;
+        let mut sizes = vec![8 << 10, 100_000, 200_000];
+        for base in [4096, 16 << 10, 64 << 10] {
+            sizes.extend([
+                base - 14,
+                base - 8,
+                base - 1,
+                base,
+                base + 1,
+                base + 8,
+                base + 14,
+            ]);
+        }
+        for len in sizes.into_iter().filter(|&l| l >= read_chunk.min(8 << 10)) {
+            // Past the first reads, which may take in several messages whole.
+            let count = 4 + (2 * SOCKET_READ).div_ceil(len);
+            let (reads, _) = reads_per_message(config.clone(), len, count);
+            let frame_len = peer_frame(Role::Server, true, BINARY, &vec![0; len]).len();
+            let fewest = frame_len.div_ceil(SOCKET_READ);
+            assert!(
+                reads[count - 3..].iter().all(|&r| r == fewest),
+                "read_chunk {read_chunk}, {len} B: reads {reads:?}, fewest {fewest}"
+            );
+        }
+    }
+}
+
+#[test]
+fn small_messages_share_reads() {
+    for len in [0, 16, 1000, 6000, (8 << 10) - 1] {
+        let (reads, wire_len) = reads_per_message(Config::default(), len, 200);
+        let total: usize = reads.iter().sum();
+        assert!(
+            total <= wire_len.div_ceil(16 << 10),
+            "{len} B: {total} reads for {wire_len} bytes"
+        );
+    }
 }
 
 #[test]

@@ -481,10 +481,12 @@ impl Connection {
     /// (a non-blocking read that would block) reports nothing.
     ///
     /// Usually at least [`Config::read_chunk`] bytes long. While a large message is being
-    /// received it is the message's own buffer, holding exactly the rest of the current
-    /// frame or a part of it (so the payload is not copied again), and right after such a
-    /// frame it is one frame header long (14 bytes), so that the next frame's payload can
-    /// be read into place too. Never empty.
+    /// received (a frame of at least 8 KiB, or of at least `read_chunk` bytes if that is
+    /// smaller) it is the message's own buffer, holding a part of the current frame's rest
+    /// (growing with the bytes received) or all of it followed by room for the next frame's
+    /// header (14 bytes), so that the payload is not copied again and the next large frame
+    /// is read into place too. Right after such a frame, if the next header did not come
+    /// with it, it is what completes one header (at most 14 bytes). Never empty.
     ///
     /// ```
     /// # use ws_proto::{Config, Connection, Event, Negotiated, Role, Timestamp};

@@ -108,7 +108,7 @@ pub fn frame_len(len: usize, masked: bool) -> usize {
     2 + ext + if masked { 4 } else { 0 } + len
 }
 
-/// Appends one masked frame (RFC 6455 §5.2), written independently of all three libraries.
+/// Appends one masked frame (RFC 6455 §5.2), written independently of every library.
 fn push_frame(wire: &mut Vec<u8>, opcode: u8, fin: bool, payload: &[u8], key: [u8; 4]) {
     wire.push(u8::from(fin) << 7 | opcode);
     match payload.len() {
@@ -244,6 +244,13 @@ pub fn names() -> Vec<String> {
 /// Builds the workload called `name` (one of [`names`]), with `pass` bytes of payload per
 /// pass over its input.
 pub fn build(name: &str, pass: usize) -> Workload {
+    // Any size, for the sweep: "recv binary N B".
+    let sized = name
+        .strip_prefix("recv binary ")
+        .and_then(|r| r.strip_suffix(" B"));
+    if let Some(len) = sized.and_then(|n| n.parse().ok()) {
+        return recv(name, false, len, 1, pass);
+    }
     let len = [
         ("16 B", 16),
         ("125 B", 125),

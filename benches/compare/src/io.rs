@@ -1,13 +1,17 @@
-//! An in-memory transport standing for a socket, for all three libraries.
+//! An in-memory transport standing for a socket, for every library.
 
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// The most a read returns, like a socket read into a 64 KiB buffer.
 pub const READ_SIZE: usize = 64 << 10;
+
+/// Reads that returned data, by every [`MemIo`] (the sweep reports reads per message).
+pub static READS: AtomicUsize = AtomicUsize::new(0);
 
 /// Reads replay `wire` `repeat` times, at most [`READ_SIZE`] bytes per read. Writes are
 /// copied into `sink` (the copy a socket write makes); only the last write is kept unless
@@ -47,6 +51,9 @@ impl<'a> MemIo<'a> {
             self.passes_left -= 1;
         }
         let n = max.min(READ_SIZE).min(self.wire.len() - self.pos);
+        if n > 0 {
+            READS.fetch_add(1, Ordering::Relaxed);
+        }
         self.pos += n;
         &self.wire[self.pos - n..self.pos]
     }

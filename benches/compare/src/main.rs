@@ -1,4 +1,4 @@
-//! Side-by-side benchmark of ws-proto, tungstenite and fastwebsockets (issue 7).
+//! Side-by-side benchmark of ws-proto, tungstenite, fastwebsockets and yawc.
 //!
 //! `cargo run --release -- [--rounds N] [--only SUBSTRING] [--cold]` builds every workload's input
 //! once, checks that each implementation decodes (or encodes) every byte (message count,
@@ -7,7 +7,9 @@
 //! then steady-state allocations per message and per-connection memory.
 //!
 //! `--callgrind LIB WORKLOAD` runs one implementation on one workload, for 2 then 4
-//! passes, for `valgrind --tool=callgrind` (see `run.sh`).
+//! passes, for `valgrind --tool=callgrind` (see `run.sh`), and prints the messages, bytes
+//! and transport reads of 2 passes. WORKLOAD may also be `recv binary N B` for any N (the
+//! sweep of `run.sh --sweep`).
 
 mod alloc;
 mod inputs;
@@ -23,7 +25,12 @@ use tokio::runtime::Runtime;
 #[global_allocator]
 static GLOBAL: alloc::Counting = alloc::Counting;
 
-const PEERS: [Lib; 3] = [Lib::WsProto, Lib::Tungstenite, Lib::Fastwebsockets];
+const PEERS: [Lib; 4] = [
+    Lib::WsProto,
+    Lib::Tungstenite,
+    Lib::Fastwebsockets,
+    Lib::Yawc,
+];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -44,14 +51,27 @@ fn main() {
         1 << 20
     };
     if let Some(lib) = arg("--callgrind") {
-        let lib = Lib::parse(lib).expect("LIB: ws-proto, tungstenite, fastwebsockets or floor");
+        let lib =
+            Lib::parse(lib).expect("LIB: ws-proto, tungstenite, fastwebsockets, yawc or floor");
         let w = inputs::build(args.get(2).expect("--callgrind LIB WORKLOAD"), pass);
         // Two runs, of 2 and 4 passes: the difference of their instruction counts is the
         // steady-state cost of 2 passes (connection set-up and buffer growth cancel out).
         let repeat = w.repeat.min(2);
         measured_short(lib, &w, repeat, &rt);
         measured_long(lib, &w, 2 * repeat, &rt);
-        println!("messages {} bytes {}", w.messages(repeat), w.bytes(repeat));
+        // Reads per message in steady state, counted the same way (outside the measured
+        // functions).
+        let reads = |repeat| {
+            let before = io::READS.load(std::sync::atomic::Ordering::Relaxed);
+            peers::run(lib, &w, repeat, false, &rt);
+            io::READS.load(std::sync::atomic::Ordering::Relaxed) - before
+        };
+        let reads = reads(2 * repeat) - reads(repeat);
+        println!(
+            "messages {} bytes {} reads {reads}",
+            w.messages(repeat),
+            w.bytes(repeat)
+        );
         return;
     }
     let rounds: usize = arg("--rounds").map_or(9, |r| r.parse().expect("--rounds N"));
@@ -178,8 +198,8 @@ impl Row {
 
     /// The issue-7 target for this workload, and whether the medians meet it.
     fn target(&self) -> (&'static str, bool) {
-        let [ours, tung, fast, floor] = [0, 1, 2, 3].map(|i| self.median(i));
-        let best = tung.max(fast);
+        let [ours, tung, fast, yawc, floor] = [0, 1, 2, 3, 4].map(|i| self.median(i));
+        let best = tung.max(fast).max(yawc);
         if self.name.contains("fragmented") {
             ("≥ 10× both peers", ours >= 10.0 * best)
         } else if self.name.starts_with("recv text") {
@@ -199,35 +219,39 @@ fn print_times(rows: &[Row], rounds: usize) {
     println!("Throughput, median of {rounds} interleaved runs (min–max); higher is better.");
     println!("M msg/s for messages of 16 and 125 B, GB/s of payload otherwise.\n");
     println!(
-        "| workload | unit | ws-proto | tungstenite | fastwebsockets | memcpy floor \
+        "| workload | unit | ws-proto | tungstenite | fastwebsockets | yawc | memcpy floor \
          | ws-proto / best peer | ws-proto / floor | target | met |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for row in rows {
         let ours = row.median(0);
         let (target, met) = row.target();
         println!(
-            "| {} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {target} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {target} | {} |",
             row.name,
             if row.len <= 125 { "M msg/s" } else { "GB/s" },
             row.cell(0),
             row.cell(1),
             row.cell(2),
             row.cell(3),
-            ours / row.median(1).max(row.median(2)),
-            ours / row.median(3),
+            row.cell(4),
+            ours / row.median(1).max(row.median(2)).max(row.median(3)),
+            ours / row.median(4),
             if met { "yes" } else { "**no**" }
         );
     }
     println!();
 }
 
-fn print_allocs(rows: &[(String, [f64; 3])]) {
+fn print_allocs(rows: &[(String, [f64; 4])]) {
     println!("Allocator calls per message in steady state (alloc + realloc).\n");
-    println!("| workload | ws-proto | tungstenite | fastwebsockets |");
-    println!("|---|---|---|---|");
+    println!("| workload | ws-proto | tungstenite | fastwebsockets | yawc |");
+    println!("|---|---|---|---|---|");
     for (name, a) in rows {
-        println!("| {name} | {:.2} | {:.2} | {:.2} |", a[0], a[1], a[2]);
+        println!(
+            "| {name} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            a[0], a[1], a[2], a[3]
+        );
     }
     println!();
 }
@@ -290,6 +314,16 @@ fn print_memory(rt: &Runtime) {
     let fastwebsockets = (size, fresh, alloc::live() - base);
     drop(ws);
 
+    let base = alloc::live();
+    let io = io::MemIo::new(wire, 1, false);
+    let options = peers::yawc_options();
+    let mut ws = yawc::WebSocket::from_stream(io, yawc::Role::Server, options).expect("yawc");
+    let fresh = alloc::live() - base;
+    drop(rt.block_on(ws.next_frame()).expect("yawc read"));
+    let size = size_of::<yawc::WebSocket<io::MemIo>>() - size_of::<io::MemIo>();
+    let yawc = (size, fresh, alloc::live() - base);
+    drop(ws);
+
     println!("Per-connection memory (struct size without the transport, heap held).\n");
     println!(
         "| library | struct size | heap, idle after the handshake | heap, idle after one 1 MiB message |"
@@ -299,6 +333,7 @@ fn print_memory(rt: &Runtime) {
         ("ws-proto", ws_proto),
         ("tungstenite", tungstenite),
         ("fastwebsockets", fastwebsockets),
+        ("yawc", yawc),
     ] {
         println!("| {name} | {size} B | {fresh} B | {after} B |");
     }

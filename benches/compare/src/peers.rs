@@ -13,15 +13,17 @@ pub enum Lib {
     WsProto,
     Tungstenite,
     Fastwebsockets,
+    Yawc,
     /// Plain memcpy, the floor: receive = the socket's copy of every byte (64 KiB
     /// reads) and nothing else; send = header and payload copied to the socket per message.
     Floor,
 }
 
-pub const LIBS: [Lib; 4] = [
+pub const LIBS: [Lib; 5] = [
     Lib::WsProto,
     Lib::Tungstenite,
     Lib::Fastwebsockets,
+    Lib::Yawc,
     Lib::Floor,
 ];
 
@@ -31,6 +33,7 @@ impl Lib {
             Lib::WsProto => "ws-proto",
             Lib::Tungstenite => "tungstenite",
             Lib::Fastwebsockets => "fastwebsockets",
+            Lib::Yawc => "yawc",
             Lib::Floor => "floor",
         }
     }
@@ -54,12 +57,14 @@ pub fn run(lib: Lib, w: &Workload, repeat: usize, full: bool, rt: &Runtime) -> T
             repeat,
             full,
         )),
+        (Dir::Recv(r), Lib::Yawc) => rt.block_on(yawc_recv(w, &r.wire, repeat, full)),
         (Dir::Recv(r), Lib::Floor) => floor_recv(w, &r.wire, repeat),
         (&Dir::Send { client }, lib) => {
             let io = match lib {
                 Lib::WsProto => ws_proto_send(w, client, count, full),
                 Lib::Tungstenite => tungstenite_send(w, client, count, full),
                 Lib::Fastwebsockets => rt.block_on(fastwebsockets_send(w, client, count, full)),
+                Lib::Yawc => rt.block_on(yawc_send(w, client, count, full)),
                 Lib::Floor => floor_send(w, client, count),
             };
             if !full {
@@ -76,10 +81,23 @@ pub fn run(lib: Lib, w: &Workload, repeat: usize, full: bool, rt: &Runtime) -> T
     }
 }
 
-/// Fed in 64 KiB reads through `read_buf`/`ReadBuf::commit`; one event buffer reused.
+/// ws-proto's `read_chunk` when receiving: [`READ_SIZE`], or `COMPARE_READ_CHUNK` (bytes;
+/// `default` for `Config::default()`'s, which the sweep uses).
+fn read_chunk() -> usize {
+    static CHUNK: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CHUNK.get_or_init(|| match std::env::var("COMPARE_READ_CHUNK").as_deref() {
+        Err(_) => READ_SIZE,
+        Ok("default") => Config::default().read_chunk,
+        Ok(n) => n
+            .parse()
+            .expect("COMPARE_READ_CHUNK: a byte count or `default`"),
+    })
+}
+
+/// Fed in reads of up to 64 KiB through `read_buf`/`ReadBuf::commit`; one event buffer reused.
 fn ws_proto_recv(role: Role, wire: &[u8], repeat: usize, full: bool) -> Tally {
     let mut config = Config::default();
-    config.read_chunk = READ_SIZE;
+    config.read_chunk = read_chunk();
     let mut conn = Connection::upgraded(
         role,
         ws_proto::Negotiated::new(),
@@ -153,6 +171,32 @@ async fn fastwebsockets_recv(
             assert!(frame.opcode == opcode && frame.fin);
             tally.add(&frame.payload, full);
         }
+    }
+    tally
+}
+
+/// yawc's options: no compression, text validated (`with_utf8`, off by default), and frame
+/// and message limits of 64 MiB like the other peers' (its limits are exclusive, and its
+/// default of 1 MiB would refuse the 1 MiB workload).
+pub fn yawc_options() -> yawc::Options {
+    yawc::Options::default()
+        .without_compression()
+        .with_utf8()
+        .with_limits(64 << 20, 64 << 20)
+}
+
+/// `WebSocket::from_stream` (no handshake) and `next_frame`, which reassembles fragmented
+/// messages by default.
+async fn yawc_recv(w: &Workload, wire: &[u8], repeat: usize, full: bool) -> Tally {
+    use yawc::{Role, WebSocket, frame::OpCode};
+    let io = MemIo::new(wire, repeat, false);
+    let mut ws = WebSocket::from_stream(io, Role::Server, yawc_options()).expect("yawc");
+    let opcode = if w.text { OpCode::Text } else { OpCode::Binary };
+    let mut tally = Tally::default();
+    for _ in 0..w.messages(repeat) {
+        let frame = ws.next_frame().await.expect("yawc read");
+        assert!(frame.opcode() == opcode && frame.is_fin());
+        tally.add(frame.payload(), full);
     }
     tally
 }
@@ -286,6 +330,28 @@ async fn fastwebsockets_send(
         ws.write_frame(frame).await.expect("fastwebsockets send");
     }
     ws.into_inner()
+}
+
+/// `SinkExt::send` (start_send + flush) per message, with a shared `Bytes` payload (a
+/// reference-count increment per message, not a copy); clients mask with a random key, as
+/// yawc does by itself. The transport is borrowed, since yawc does not give it back.
+async fn yawc_send(w: &Workload, client: bool, count: usize, full: bool) -> MemIo<'static> {
+    use futures_util::SinkExt;
+    use yawc::{Role, WebSocket, frame::Frame};
+    let role = if client { Role::Client } else { Role::Server };
+    let mut io = MemIo::new(&[], 1, full);
+    let mut ws = WebSocket::from_stream(&mut io, role, yawc_options()).expect("yawc");
+    let payload = bytes::Bytes::from(w.payload.clone());
+    for _ in 0..count {
+        let frame = if w.text {
+            Frame::text(payload.clone())
+        } else {
+            Frame::binary(payload.clone())
+        };
+        ws.send(frame).await.expect("yawc send");
+    }
+    drop(ws);
+    io
 }
 
 fn floor_send(w: &Workload, client: bool, count: usize) -> MemIo<'static> {
