@@ -58,10 +58,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use ws_proto::handshake::{ClientRequest, Request};
 use ws_proto::{
-    Accept, AcceptError, CloseCause, CloseCode, Config, Connection, Delivery, Event,
-    HandshakeError, SendError,
+    AcceptError, CloseCause, CloseCode, Config, Connection, Delivery, Event, HandshakeError,
+    SendError,
 };
 
+pub use crate::Answer;
 use crate::{CloseFrame, Error, Message, Utf8Bytes};
 
 /// The longest a server waits for the client to close TCP after the closing handshake.
@@ -262,67 +263,6 @@ impl Transport for MaybeTls {
             #[cfg(feature = "tls")]
             MaybeTls::Tls(tls) => tls.error(error),
         }
-    }
-}
-
-/// A server's answer to an opening request, returned by the callback of
-/// [`WebSocket::accept_with`].
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub enum Answer {
-    /// Open the WebSocket (only for an upgrade request): the subprotocol (one the client
-    /// offered), extra headers. permessage-deflate is negotiated from [`Config::deflate`].
-    Accept(Accept),
-    /// Answer with this HTTP response instead, then close the connection: a page for a
-    /// plain request, a refusal (401, 403, 404...) for an upgrade.
-    Respond {
-        /// The status (200..=999).
-        status: u16,
-        /// Extra headers (`Content-Length` and `Connection: close` are added).
-        headers: Vec<(String, String)>,
-        /// The body.
-        body: Vec<u8>,
-    },
-}
-
-impl Answer {
-    /// Accept the upgrade, without a subprotocol.
-    pub fn accept() -> Answer {
-        Answer::Accept(Accept::default())
-    }
-
-    /// Accept the upgrade with this subprotocol (one the client offered).
-    pub fn accept_subprotocol(subprotocol: impl Into<String>) -> Answer {
-        Answer::Accept(Accept {
-            subprotocol: Some(subprotocol.into()),
-            ..Accept::default()
-        })
-    }
-
-    /// An HTTP response with this status and body.
-    pub fn respond(status: u16, body: impl Into<Vec<u8>>) -> Answer {
-        Answer::Respond {
-            status,
-            headers: Vec::new(),
-            body: body.into(),
-        }
-    }
-
-    /// `426 Upgrade Required`: the answer [`WebSocket::accept`] gives a plain HTTP request.
-    pub fn upgrade_required() -> Answer {
-        Answer::respond(426, "this is a WebSocket endpoint\n")
-            .header("Upgrade", "websocket")
-            .header("Content-Type", "text/plain; charset=utf-8")
-    }
-
-    /// Adds a header to the 101 or to the response.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Answer {
-        let header = (name.into(), value.into());
-        match &mut self {
-            Answer::Accept(accept) => accept.headers.push(header),
-            Answer::Respond { headers, .. } => headers.push(header),
-        }
-        self
     }
 }
 

@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+mod answer;
 pub mod blocking;
 mod error;
 #[cfg(feature = "hyper")]
@@ -25,6 +26,7 @@ pub mod tls;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 
+pub use answer::Answer;
 pub use error::Error;
 pub use message::{CloseFrame, Message, Utf8Bytes};
 pub use ws_proto;

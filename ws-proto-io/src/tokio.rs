@@ -66,10 +66,11 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::Sleep;
 use ws_proto::{
-    Accept, ClientRequest, CloseCause, CloseCode, Closed, Config, Connection, Delivery, Event,
-    Negotiated, Request, Role, State, Timestamp,
+    ClientRequest, CloseCause, CloseCode, Closed, Config, Connection, Delivery, Event, Negotiated,
+    Request, Role, State, Timestamp,
 };
 
+pub use crate::Answer;
 use crate::Error;
 use crate::message::{CloseFrame, Message, Utf8Bytes};
 
@@ -174,58 +175,6 @@ impl<S> std::fmt::Debug for WebSocketStream<S> {
             .field("inbox", &self.inbox.len())
             .field("end", &self.end)
             .finish_non_exhaustive()
-    }
-}
-
-/// The answer to an opening request, returned by the callback of [`accept_with`].
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub enum Answer {
-    /// Open the WebSocket with this subprotocol and these extra headers (only for an
-    /// upgrade request; a plain HTTP request answered so gets `426 Upgrade Required`).
-    Accept(Accept),
-    /// Answer with this HTTP response and close the connection: a page, a redirect, a
-    /// refusal (403 for an unwelcome origin, 401 without credentials, 404).
-    Respond {
-        /// The status (200..=999, not 101).
-        status: u16,
-        /// Extra headers (`Content-Type`, ...).
-        headers: Vec<(String, String)>,
-        /// The body.
-        body: Vec<u8>,
-    },
-}
-
-impl Answer {
-    /// Accepts with no subprotocol and no extra header.
-    pub fn accept() -> Answer {
-        Answer::Accept(Accept::default())
-    }
-
-    /// Accepts with this subprotocol (one the client offered).
-    pub fn accept_subprotocol(subprotocol: impl Into<String>) -> Answer {
-        Answer::Accept(Accept {
-            subprotocol: Some(subprotocol.into()),
-            ..Accept::default()
-        })
-    }
-
-    /// An HTTP response with a `text/plain` body.
-    pub fn text(status: u16, body: impl Into<String>) -> Answer {
-        Answer::Respond {
-            status,
-            headers: vec![("Content-Type".into(), "text/plain; charset=utf-8".into())],
-            body: body.into().into_bytes(),
-        }
-    }
-
-    /// An HTTP response with a `text/html` body.
-    pub fn html(status: u16, body: impl Into<String>) -> Answer {
-        Answer::Respond {
-            status,
-            headers: vec![("Content-Type".into(), "text/html; charset=utf-8".into())],
-            body: body.into().into_bytes(),
-        }
     }
 }
 
