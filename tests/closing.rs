@@ -499,6 +499,20 @@ fn every_ping_is_answered_in_order_up_to_the_bound() {
         }
         feed(&mut c, &input);
         assert_eq!(decode(&drain(&mut c)).len(), 10);
+        // Every split point of the ten Pings into two reads.
+        let expected: Vec<Vec<u8>> = (0..10)
+            .map(|i| format!("payload-{i}").into_bytes())
+            .collect();
+        for cut in 0..=input.len() {
+            let mut c = conn_default(role);
+            feed(&mut c, &input[..cut]);
+            feed(&mut c, &input[cut..]);
+            let pongs: Vec<Vec<u8>> = decode(&drain(&mut c))
+                .into_iter()
+                .map(|w| w.payload)
+                .collect();
+            assert_eq!(pongs, expected, "{role:?}, split at {cut}");
+        }
     }
 }
 
