@@ -833,3 +833,28 @@ proptest::proptest! {
         proptest::prop_assert_eq!(sent, expected);
     }
 }
+
+#[test]
+fn our_close_after_a_flood_of_unwritten_pings_sends_every_queued_pong_then_close() {
+    // 16 Pongs wait unwritten and one is held back when the application closes: the held
+    // one goes out before our Close (nothing may follow a Close), beyond the bound.
+    for role in ROLES {
+        let mut c = conn_default(role);
+        let mut input = Vec::new();
+        for i in 0..20u32 {
+            input.extend(peer_frame(role, true, PING, i.to_string().as_bytes()));
+        }
+        feed(&mut c, &input);
+        c.close(CloseCode::NORMAL, "bye").unwrap();
+        let sent: Vec<(u8, Vec<u8>)> = decode(&drain(&mut c))
+            .into_iter()
+            .map(|w| (w.opcode, w.payload))
+            .collect();
+        let mut expected: Vec<(u8, Vec<u8>)> = (0..MAX_QUEUED_PONGS)
+            .map(|i| (PONG, i.to_string().into_bytes()))
+            .collect();
+        expected.push((PONG, b"19".to_vec()));
+        expected.push((CLOSE, close_body(1000, b"bye")));
+        assert_eq!(sent, expected, "{role:?}");
+    }
+}
