@@ -21,12 +21,32 @@
 //!   everyone (`* alice joined`, `* alice left`). Binary messages are refused (Close 1003).
 //! - Each client has a queue of 256 lines. A client that does not read until its queue is
 //!   full is closed with 1008 "too slow" (and announced as leaving); nobody waits for it.
+//!
+//! ## Several processes: `--redis redis://127.0.0.1:6379`
+//!
+//! With `--redis URL`, processes sharing a Redis server form one room: each publishes its
+//! users' lines and joins/leaves to the pub/sub channel `ws-proto-chat` and delivers what
+//! the others publish there to its own users. Every line reaches every user on every
+//! process once, in the order its sender sent it.
+//!
+//! - A process delivers its own users' lines to its own users directly and skips them when
+//!   they come back from Redis (each published line carries the id of the process that
+//!   sent it). So the users of one process keep talking while Redis is away.
+//! - Lines are published by one task per process, in the order the users' tasks queued
+//!   them, so one user's lines stay in order everywhere.
+//! - Losing Redis (or not finding it at start) never closes a user's connection: the
+//!   process logs `redis: disconnected (...)`, retries with a backoff from 0.2 s up to
+//!   5 s, and logs `redis: connected` when it is subscribed again. Lines said while it was
+//!   away reach only the users of their own process; they are not replayed later.
+//! - A name is unique within one process only: `alice` on two processes is two users.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, mpsc};
 use ws_proto_io::tokio::{Answer, WebSocketStream, accept_with};
@@ -36,8 +56,24 @@ use ws_proto_io::{Error, Message};
 /// Lines waiting for one client before it counts as too slow.
 const QUEUE: usize = 256;
 
-/// Who is in the room: each user's queue, and how to tell the user's task to give up.
-type Room = Arc<Mutex<Users>>;
+/// Lines waiting to be published to Redis. When Redis is slow or away the queue fills up
+/// and further lines are not published (they still reach this process's users).
+const OUTBOX: usize = 4096;
+
+/// The Redis pub/sub channel the processes of one room share.
+const CHANNEL: &str = "ws-proto-chat";
+
+/// The room: who is in it on this process, and the queue of lines to publish to the
+/// other processes (with `--redis`).
+type Room = Arc<Hub>;
+
+#[derive(Default)]
+struct Hub {
+    /// Each user's queue, and how to tell the user's task to give up.
+    users: Mutex<Users>,
+    outbox: Option<mpsc::Sender<String>>,
+}
+
 type Users = HashMap<String, (mpsc::Sender<Message>, Arc<Notify>)>;
 
 #[derive(Default)]
@@ -50,15 +86,18 @@ struct Rules {
 async fn main() -> io::Result<()> {
     let mut listen = String::from("127.0.0.1:9002");
     let mut rules = Rules::default();
+    let mut redis_url = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--listen", Some(addr)) => listen = addr,
             ("--allow-origin", Some(pattern)) => rules.origins.push(pattern),
             ("--token", Some(token)) => rules.token = Some(token),
+            ("--redis", Some(url)) => redis_url = Some(url),
             _ => {
                 eprintln!(
-                    "usage: chat [--listen ADDR:PORT] [--allow-origin PATTERN]... [--token T]"
+                    "usage: chat [--listen ADDR:PORT] [--allow-origin PATTERN]... [--token T] \
+                     [--redis redis://HOST:PORT]"
                 );
                 std::process::exit(2);
             }
@@ -67,7 +106,23 @@ async fn main() -> io::Result<()> {
     let listener = TcpListener::bind(&listen).await?;
     let addr = listener.local_addr()?;
     println!("chat listening on {addr} (open http://{addr}/ in a browser)");
-    let (room, rules) = (Room::default(), Arc::new(rules));
+    let rules = Arc::new(rules);
+    let room = match redis_url {
+        None => Room::default(),
+        Some(url) => {
+            let client = redis::Client::open(url.as_str()).unwrap_or_else(|e| {
+                eprintln!("redis: bad URL {url}: {e}");
+                std::process::exit(2);
+            });
+            let (outbox, queued) = mpsc::channel(OUTBOX);
+            let room = Arc::new(Hub {
+                users: Mutex::default(),
+                outbox: Some(outbox),
+            });
+            tokio::spawn(relay(client, room.clone(), queued));
+            room
+        }
+    };
     loop {
         let (tcp, _) = listener.accept().await?;
         tokio::spawn(serve(tcp, room.clone(), rules.clone()));
@@ -85,7 +140,7 @@ async fn serve(tcp: TcpStream, room: Room, rules: Arc<Rules>) {
     let mut joined = None;
     let decide = |request: &Request| {
         // Checking the name and taking it happen under one lock: two users cannot both get it.
-        let mut users = room.lock().unwrap();
+        let mut users = room.users.lock().unwrap();
         let answer = answer(request, &users, &rules);
         if let (Answer::Accept(_), Some(name)) = (&answer, user_name(request)) {
             users.insert(name.to_owned(), (tx, kick.clone()));
@@ -105,12 +160,12 @@ async fn serve(tcp: TcpStream, room: Room, rules: Arc<Rules>) {
         return; // the page, or a refusal
     };
     let Ok(ws) = result else {
-        room.lock().unwrap().remove(&name);
+        room.users.lock().unwrap().remove(&name);
         return;
     };
     broadcast(&room, None, format!("* {name} joined"));
     chat(ws, &name, rx, &kick, &room).await;
-    room.lock().unwrap().remove(&name);
+    room.users.lock().unwrap().remove(&name);
     broadcast(&room, None, format!("* {name} left"));
 }
 
@@ -155,15 +210,122 @@ async fn too_slow(mut ws: WebSocketStream<TcpStream>) {
     let _ = tokio::time::timeout(Duration::from_secs(2), closing).await;
 }
 
-/// Queues `line` for everyone but `from`; a user whose queue is full is told to leave.
+/// Queues `line` for everyone on this process but `from`, and for the other processes.
 fn broadcast(room: &Room, from: Option<&str>, line: String) {
+    deliver(room, from, &line);
+    // Called from the sender's own task, so its lines enter the outbox in order.
+    if let Some(outbox) = &room.outbox {
+        let _ = outbox.try_send(line);
+    }
+}
+
+/// Queues `line` for everyone on this process but `from`; a user whose queue is full is
+/// told to leave.
+fn deliver(room: &Room, from: Option<&str>, line: &str) {
     println!("{line}");
-    let message = Message::text(line);
-    for (name, (queue, kick)) in room.lock().unwrap().iter() {
+    let message = Message::text(line.to_owned());
+    for (name, (queue, kick)) in room.users.lock().unwrap().iter() {
         if Some(name.as_str()) != from && queue.try_send(message.clone()).is_err() {
             kick.notify_one();
         }
     }
+}
+
+/// The link to Redis: publishes the outbox, delivers the other processes' lines, and
+/// reconnects with a backoff whenever the connection is lost or cannot be made.
+async fn relay(client: redis::Client, room: Room, mut outbox: mpsc::Receiver<String>) {
+    // Tells this process's lines apart when they come back from the channel.
+    let me = format!(
+        "{:016x}{:08x}",
+        RandomState::new().hash_one(std::time::SystemTime::now()),
+        std::process::id()
+    );
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let error = session(&client, &me, &room, &mut outbox, &mut backoff).await;
+        println!("redis: disconnected ({error}); retrying in {backoff:?}");
+        // Lines said meanwhile reach this process's users only.
+        let wait = tokio::time::sleep(backoff);
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                () = &mut wait => break,
+                Some(_) = outbox.recv() => {}
+            }
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// One connection to Redis, until it fails: subscribes, then publishes and delivers.
+async fn session(
+    client: &redis::Client,
+    me: &str,
+    room: &Room,
+    outbox: &mut mpsc::Receiver<String>,
+    backoff: &mut Duration,
+) -> redis::RedisError {
+    let connect = async {
+        let mut subscriber = client.get_async_pubsub().await?;
+        subscriber.subscribe(CHANNEL).await?;
+        let publisher = client.get_multiplexed_async_connection().await?;
+        Ok::<_, redis::RedisError>((subscriber, publisher))
+    };
+    let (subscriber, mut publisher) =
+        match tokio::time::timeout(Duration::from_secs(5), connect).await {
+            Ok(Ok(pair)) => pair,
+            Ok(Err(e)) => return e,
+            Err(_) => return timed_out("connecting"),
+        };
+    println!("redis: connected");
+    *backoff = Duration::from_millis(200);
+    let mut incoming = subscriber.into_on_message();
+    // A Redis that stops answering without closing the connection is noticed by a ping.
+    let mut ping = tokio::time::interval(Duration::from_secs(5));
+    let mut batch = Vec::new();
+    loop {
+        tokio::select! {
+            message = incoming.next() => {
+                let Some(message) = message else {
+                    return redis::RedisError::from(io::Error::from(io::ErrorKind::ConnectionReset));
+                };
+                let payload = message.get_payload_bytes();
+                let from_elsewhere = std::str::from_utf8(payload)
+                    .ok()
+                    .and_then(|text| text.split_once(' '))
+                    .filter(|(sender, _)| *sender != me);
+                if let Some((_, line)) = from_elsewhere {
+                    deliver(room, None, line);
+                }
+            }
+            count = outbox.recv_many(&mut batch, 256) => {
+                if count == 0 {
+                    return timed_out("the outbox closed"); // not while the process runs
+                }
+                let mut pipe = redis::pipe();
+                for line in batch.drain(..) {
+                    pipe.publish(CHANNEL, format!("{me} {line}")).ignore();
+                }
+                match tokio::time::timeout(Duration::from_secs(5), pipe.exec_async(&mut publisher)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return e,
+                    Err(_) => return timed_out("publishing"),
+                }
+            }
+            _ = ping.tick() => {
+                let probe = redis::cmd("PING");
+                match tokio::time::timeout(Duration::from_secs(5), probe.exec_async(&mut publisher)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return e,
+                    Err(_) => return timed_out("waiting for PONG"),
+                }
+            }
+        }
+    }
+}
+
+fn timed_out(what: &str) -> redis::RedisError {
+    io::Error::new(io::ErrorKind::TimedOut, format!("timed out {what}")).into()
 }
 
 /// The answer to a request: the page, or the checks of an upgrade in order.
