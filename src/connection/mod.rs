@@ -597,6 +597,17 @@ impl Connection {
             role: self.role,
             config: &self.config,
         };
+        // A small whole message already buffered: no `Incoming` round trip.
+        match self.rx.next_small(buf, rules) {
+            Some(Kind::Binary) => return Some(Event::Binary(buf)),
+            Some(Kind::Text) => {
+                return Some(match simdutf8::basic::from_utf8(buf) {
+                    Ok(text) => Event::Text(text),
+                    Err(_) => self.fail(ProtocolError::InvalidUtf8),
+                });
+            }
+            None => {}
+        }
         match self.rx.next(buf, rules) {
             Ok(Some(incoming)) => self.on_incoming(incoming),
             // The transport ended without a Close frame.
