@@ -25,8 +25,17 @@ pub(crate) fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
 /// Rotates `key` left so that index 0 is the key byte for payload byte `offset`.
 #[inline]
 fn rotate(key: [u8; 4], offset: usize) -> [u8; 4] {
-    let r = offset & 3;
-    [key[r], key[(r + 1) & 3], key[(r + 2) & 3], key[(r + 3) & 3]]
+    // One rotation of the key as a word rather than four indexed loads: byte `r` moves
+    // to the front, which is a right rotation of the native-endian word on little-endian
+    // machines and a left one on big-endian ones.
+    let bits = 8 * (offset & 3) as u32;
+    let word = u32::from_ne_bytes(key);
+    let word = if cfg!(target_endian = "little") {
+        word.rotate_right(bits)
+    } else {
+        word.rotate_left(bits)
+    };
+    word.to_ne_bytes()
 }
 
 /// Masks a buffer of at most [`SMALL`] bytes with two overlapping words: from 8 bytes on,
