@@ -584,8 +584,9 @@ impl Connection {
     /// while holding it, and may take ownership of a message with `core::mem::take(buf)`.
     /// Reusing one buffer keeps the receive path free of allocations.
     pub fn poll_event<'b>(&mut self, buf: &'b mut Vec<u8>) -> Option<Event<'b>> {
-        if let Some(event) = self.deferred_event.take() {
-            return Some(event);
+        // (Tested before taken: `take` writes a whole `None` event back every time.)
+        if self.deferred_event.is_some() {
+            return self.deferred_event.take();
         }
         if self.finished {
             return None;
