@@ -25,36 +25,59 @@ pub(crate) fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
 /// Rotates `key` left so that index 0 is the key byte for payload byte `offset`.
 #[inline]
 fn rotate(key: [u8; 4], offset: usize) -> [u8; 4] {
-    let r = offset & 3;
-    [key[r], key[(r + 1) & 3], key[(r + 2) & 3], key[(r + 3) & 3]]
+    // One rotation of the key as a word rather than four indexed loads: byte `r` moves
+    // to the front, which is a right rotation of the native-endian word on little-endian
+    // machines and a left one on big-endian ones.
+    let bits = 8 * (offset & 3) as u32;
+    let word = u32::from_ne_bytes(key);
+    let word = if cfg!(target_endian = "little") {
+        word.rotate_right(bits)
+    } else {
+        word.rotate_left(bits)
+    };
+    word.to_ne_bytes()
 }
 
-/// Masks a buffer of at most [`SMALL`] bytes: up to two 8-byte words, a 4-byte word, then up
-/// to 3 bytes. `key[0]` is the key byte for `buf[0]`.
+/// Masks a buffer of at most [`SMALL`] bytes with two overlapping words: from 8 bytes on,
+/// the first 8 and the last 8 (the last with the key rotated to its offset); from 4, the
+/// same with 4-byte words; below that byte by byte. Both words are loaded before either is
+/// stored, so the bytes they share are masked once: no loop, at most two loads and two
+/// stores. `key[0]` is the key byte for `buf[0]`.
 #[inline]
 fn small(buf: &mut [u8], key: [u8; 4]) {
     debug_assert!(buf.len() <= SMALL);
-    let k4 = u32::from_ne_bytes(key);
-    // Both halves are the same 4 bytes, so the order of the halves does not matter.
-    let k8 = u64::from(k4) | (u64::from(k4) << 32);
-    let mut rest = buf;
-    while rest.len() >= 8 {
-        let (word, tail) = core::mem::take(&mut rest).split_at_mut(8);
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(word);
-        word.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ k8).to_ne_bytes());
-        rest = tail;
-    }
-    if rest.len() >= 4 {
-        let (word, tail) = core::mem::take(&mut rest).split_at_mut(4);
-        let mut bytes = [0u8; 4];
-        bytes.copy_from_slice(word);
-        word.copy_from_slice(&(u32::from_ne_bytes(bytes) ^ k4).to_ne_bytes());
-        rest = tail;
-    }
-    // Whole words are a multiple of 4, so the tail starts at key index 0 again.
-    for (b, k) in rest.iter_mut().zip(key) {
-        *b ^= k;
+    let n = buf.len();
+    if n >= 8 {
+        let word = |k: [u8; 4]| {
+            let k4 = u64::from(u32::from_ne_bytes(k));
+            k4 | (k4 << 32)
+        };
+        let (head_key, tail_key) = (word(key), word(rotate(key, n - 8)));
+        let head = u64::from_ne_bytes(*buf.first_chunk::<8>().unwrap_or(&[0; 8])) ^ head_key;
+        let tail = u64::from_ne_bytes(*buf.last_chunk::<8>().unwrap_or(&[0; 8])) ^ tail_key;
+        if let Some(last) = buf.last_chunk_mut::<8>() {
+            *last = tail.to_ne_bytes();
+        }
+        if let Some(first) = buf.first_chunk_mut::<8>() {
+            *first = head.to_ne_bytes();
+        }
+    } else if n >= 4 {
+        let (head_key, tail_key) = (
+            u32::from_ne_bytes(key),
+            u32::from_ne_bytes(rotate(key, n - 4)),
+        );
+        let head = u32::from_ne_bytes(*buf.first_chunk::<4>().unwrap_or(&[0; 4])) ^ head_key;
+        let tail = u32::from_ne_bytes(*buf.last_chunk::<4>().unwrap_or(&[0; 4])) ^ tail_key;
+        if let Some(last) = buf.last_chunk_mut::<4>() {
+            *last = tail.to_ne_bytes();
+        }
+        if let Some(first) = buf.first_chunk_mut::<4>() {
+            *first = head.to_ne_bytes();
+        }
+    } else {
+        for (b, k) in buf.iter_mut().zip(key) {
+            *b ^= k;
+        }
     }
 }
 

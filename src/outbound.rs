@@ -7,6 +7,7 @@
 use alloc::vec::Vec;
 
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
+use crate::mask::apply_mask;
 use crate::mask::simd::extend_masked;
 
 /// Encoded bytes waiting to be written.
@@ -75,6 +76,31 @@ impl Outbound {
         self.queued += bytes.len() as u64;
     }
 
+    /// Encodes one final, RSV-free frame of at most [`SMALL_FRAME`] payload bytes, as
+    /// [`push_frame`](Self::push_frame) would, with no general header encoding.
+    #[inline]
+    pub(crate) fn push_small(&mut self, opcode: OpCode, payload: &[u8], mask: Option<[u8; 4]>) {
+        debug_assert!(payload.len() <= SMALL_FRAME);
+        let n = payload.len();
+        let mut head = [0x80 | opcode.as_u8(), n as u8, 0, 0, 0, 0];
+        let header_len = match mask {
+            Some(key) => {
+                head[1] |= 0x80;
+                head[2..].copy_from_slice(&key);
+                6
+            }
+            None => 2,
+        };
+        self.buf.reserve(header_len + n);
+        self.buf.extend_from_slice(&head[..header_len]);
+        let from = self.buf.len();
+        self.buf.extend_from_slice(payload);
+        if let Some(key) = mask {
+            apply_mask(&mut self.buf[from..], key, 0);
+        }
+        self.queued += (header_len + n) as u64;
+    }
+
     /// Encodes one frame.
     pub(crate) fn push_frame(
         &mut self,
@@ -103,6 +129,9 @@ impl Outbound {
         self.queued += (n + payload.len()) as u64;
     }
 }
+
+/// Payloads up to this length have a 2-byte header (6 masked): [`Outbound::push_small`].
+pub(crate) const SMALL_FRAME: usize = 125;
 
 /// Bytes on the wire for a frame carrying `len` payload bytes.
 pub(crate) fn frame_len(len: usize, masked: bool) -> usize {
@@ -134,6 +163,22 @@ mod tests {
                     masked.then_some([1, 2, 3, 4]),
                 );
                 assert_eq!(out.len(), frame_len(len, masked), "{len} {masked}");
+            }
+        }
+    }
+
+    #[test]
+    fn push_small_matches_push_frame() {
+        for len in [0usize, 1, 3, 4, 7, 8, 16, 17, 100, SMALL_FRAME] {
+            for mask in [None, Some([9, 8, 7, 6])] {
+                for opcode in [OpCode::Text, OpCode::Binary] {
+                    let payload: alloc::vec::Vec<u8> = (0..len as u8).collect();
+                    let (mut small, mut general) = (Outbound::default(), Outbound::default());
+                    small.push_small(opcode, &payload, mask);
+                    general.push_frame(opcode, true, 0, &payload, mask);
+                    assert_eq!(small.pending(), general.pending(), "{len} {mask:?}");
+                    assert_eq!(small.queued_total(), general.queued_total());
+                }
             }
         }
     }

@@ -9,11 +9,24 @@
 pub trait Rng: Send {
     /// Fills `dest` entirely with random bytes.
     fn fill(&mut self, dest: &mut [u8]);
+
+    /// A 4-byte masking key: by default [`fill`](Self::fill) on 4 bytes. A source that
+    /// buffers can hand them out more cheaply ([`OsRng`] does); the bytes must be the same
+    /// ones `fill` would give.
+    fn mask_key(&mut self) -> [u8; 4] {
+        let mut key = [0; 4];
+        self.fill(&mut key);
+        key
+    }
 }
 
 impl<R: Rng + ?Sized> Rng for alloc::boxed::Box<R> {
     fn fill(&mut self, dest: &mut [u8]) {
         (**self).fill(dest)
+    }
+
+    fn mask_key(&mut self) -> [u8; 4] {
+        (**self).mask_key()
     }
 }
 
@@ -52,6 +65,23 @@ impl core::fmt::Debug for OsRng {
 
 #[cfg(feature = "std")]
 impl Rng for OsRng {
+    #[inline]
+    fn mask_key(&mut self) -> [u8; 4] {
+        // The next 4 buffered bytes when there are (no loop, no slicing); else `fill`,
+        // which refills. `pos` only moves forward: no byte is handed out twice.
+        match self.buf.get(self.pos..self.pos + 4) {
+            Some(&[a, b, c, d]) => {
+                self.pos += 4;
+                [a, b, c, d]
+            }
+            _ => {
+                let mut key = [0; 4];
+                self.fill(&mut key);
+                key
+            }
+        }
+    }
+
     fn fill(&mut self, dest: &mut [u8]) {
         let mut written = 0;
         while written < dest.len() {

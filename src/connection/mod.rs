@@ -584,8 +584,9 @@ impl Connection {
     /// while holding it, and may take ownership of a message with `core::mem::take(buf)`.
     /// Reusing one buffer keeps the receive path free of allocations.
     pub fn poll_event<'b>(&mut self, buf: &'b mut Vec<u8>) -> Option<Event<'b>> {
-        if let Some(event) = self.deferred_event.take() {
-            return Some(event);
+        // (Tested before taken: `take` writes a whole `None` event back every time.)
+        if self.deferred_event.is_some() {
+            return self.deferred_event.take();
         }
         if self.finished {
             return None;
@@ -597,6 +598,17 @@ impl Connection {
             role: self.role,
             config: &self.config,
         };
+        // A small whole message already buffered: no `Incoming` round trip.
+        match self.rx.next_small(buf, rules) {
+            Some(Kind::Binary) => return Some(Event::Binary(buf)),
+            Some(Kind::Text) => {
+                return Some(match simdutf8::basic::from_utf8(buf) {
+                    Ok(text) => Event::Text(text),
+                    Err(_) => self.fail(ProtocolError::InvalidUtf8),
+                });
+            }
+            None => {}
+        }
         match self.rx.next(buf, rules) {
             Ok(Some(incoming)) => self.on_incoming(incoming),
             // The transport ended without a Close frame.

@@ -10,7 +10,7 @@ use crate::error::SendError;
 use crate::frame::{FrameHead, FrameHeader, MAX_CONTROL_PAYLOAD, OpCode};
 use crate::mask::apply_mask;
 use crate::message::Kind;
-use crate::outbound::frame_len;
+use crate::outbound::{SMALL_FRAME, frame_len};
 
 impl Connection {
     /// Sends a binary message without copying its payload into the outbound queue, when
@@ -161,9 +161,7 @@ impl Connection {
     pub(super) fn mask_key(&mut self) -> Option<[u8; 4]> {
         // Every client constructor supplies a random source; servers never mask.
         let rng = self.rng.as_mut().filter(|_| self.role == Role::Client)?;
-        let mut key = [0; 4];
-        rng.fill(&mut key);
-        Some(key)
+        Some(rng.mask_key())
     }
 
     /// Commands are allowed only while open and before our Close.
@@ -196,6 +194,23 @@ impl Connection {
     }
 
     pub(super) fn send_message(&mut self, opcode: OpCode, data: &[u8]) -> Result<(), SendError> {
+        // Fast path: a small message that goes out as one uncompressed frame, when every
+        // check below would pass (anything else takes the general path, which decides and
+        // reports exactly as before).
+        if data.len() <= SMALL_FRAME
+            && self.sending.is_none()
+            && self.state() == State::Open
+            && !self.compresses(data.len())
+            && !matches!(self.config.fragment_size, Some(size) if size > 0 && data.len() > size)
+        {
+            let masked = self.masks();
+            let bytes = data.len() + if masked { 6 } else { 2 };
+            if self.buffered_amount() + bytes <= self.config.max_outbound_buffer {
+                let key = self.mask_key();
+                self.tx.push_small(opcode, data, key);
+                return Ok(());
+            }
+        }
         self.check_open()?;
         if self.sending.is_some() {
             return Err(SendError::MessageInProgress);
