@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use common::*;
 use ws_proto::{Config, Connection, Negotiated, Role, Timestamp};
 
-/// Live heap bytes of the whole test binary.
+/// Live heap bytes allocated by measuring threads.
 static LIVE: AtomicIsize = AtomicIsize::new(0);
 
 struct Counting;
@@ -18,19 +18,19 @@ struct Counting;
 // updated beside it.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::SeqCst);
+        track(layout.size() as isize);
         // SAFETY: same layout as given to us.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::SeqCst);
+        track(-(layout.size() as isize));
         // SAFETY: `ptr` came from `alloc`/`realloc` above with this layout.
         unsafe { System.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::SeqCst);
+        track(new_size as isize - layout.size() as isize);
         // SAFETY: forwarded unchanged.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -41,6 +41,17 @@ static GLOBAL: Counting = Counting;
 
 fn live() -> isize {
     LIVE.load(Ordering::SeqCst)
+}
+
+std::thread_local! {
+    /// This thread is measuring: its allocations count (other test threads' do not).
+    static COUNTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn track(bytes: isize) {
+    if COUNTING.with(|c| c.get()) {
+        LIVE.fetch_add(bytes, Ordering::SeqCst);
+    }
 }
 
 /// The counter is global: tests that measure take turns (the harness runs them in threads).
@@ -61,6 +72,18 @@ fn measure_with(
     idle: bool,
 ) -> (usize, usize) {
     let _turn = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
+    COUNTING.with(|c| c.set(true));
+    let result = measure_counted(negotiated, config, messages, idle);
+    COUNTING.with(|c| c.set(false));
+    result
+}
+
+fn measure_counted(
+    negotiated: Negotiated,
+    config: Config,
+    messages: usize,
+    idle: bool,
+) -> (usize, usize) {
     // The peer first, so that its memory is not counted.
     let mut client = Connection::upgraded_with_rng(
         Role::Client,
