@@ -134,23 +134,8 @@ impl Default for Config {
     }
 }
 
-/// `with_*` setters, one per field: `Config::default().with_auto_pong(false)`.
-macro_rules! setters {
-    ($($(#[$doc:meta])* $with:ident => $field:ident: $ty:ty;)*) => {
-        impl Config {
-            $(
-                $(#[$doc])*
-                #[must_use]
-                pub fn $with(mut self, value: $ty) -> Self {
-                    self.$field = value;
-                    self
-                }
-            )*
-        }
-    };
-}
-
-setters! {
+// `with_*` setters, one per field: `Config::default().with_auto_pong(false)`.
+with_setters! { Config;
     /// Sets [`max_frame_size`](Config::max_frame_size).
     with_max_frame_size => max_frame_size: u64;
     /// Sets [`max_message_size`](Config::max_message_size).

@@ -115,6 +115,22 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+/// Chainable `with_*` setters for a settings struct with public fields, one per field.
+macro_rules! with_setters {
+    ($type:ty; $($(#[$doc:meta])* $with:ident => $field:ident: $ty:ty;)*) => {
+        impl $type {
+            $(
+                $(#[$doc])*
+                #[must_use]
+                pub fn $with(mut self, value: $ty) -> Self {
+                    self.$field = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+
 pub mod close;
 mod config;
 mod connection;

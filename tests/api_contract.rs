@@ -171,13 +171,7 @@ fn a_failed_handshake_is_the_terminal_event_with_its_status() {
 #[test]
 fn a_refused_client_gets_rejected_then_closed() {
     let request = ClientRequest::new("ws://h/").unwrap();
-    let mut client = Connection::client_with_rng(
-        request,
-        Config::default(),
-        Timestamp::ZERO,
-        Box::new(XorShift(1)),
-    )
-    .unwrap();
+    let mut client = client_for(request, 1);
     drain(&mut client);
     client.handle_bytes(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno");
     let mut buf = Vec::new();
@@ -220,13 +214,7 @@ fn none_means_wait_until_is_finished_says_the_end() {
 #[test]
 fn a_server_after_respond_is_finished_without_further_events() {
     let mut server = Connection::server(Config::default(), Timestamp::ZERO);
-    let mut client = Connection::client_with_rng(
-        ClientRequest::new("ws://h/").unwrap(),
-        Config::default(),
-        Timestamp::ZERO,
-        Box::new(XorShift(2)),
-    )
-    .unwrap();
+    let mut client = client_for(ClientRequest::new("ws://h/").unwrap(), 2);
     server.handle_bytes(&drain(&mut client));
     let mut buf = Vec::new();
     assert!(matches!(
@@ -405,13 +393,7 @@ fn accept_reports_what_it_negotiated() {
         .unwrap()
         .subprotocol("v1")
         .subprotocol("v2");
-    let mut client = Connection::client_with_rng(
-        request,
-        Config::default(),
-        Timestamp::ZERO,
-        Box::new(XorShift(9)),
-    )
-    .unwrap();
+    let mut client = client_for(request, 9);
     server.handle_bytes(&drain(&mut client));
     let mut buf = Vec::new();
     assert!(matches!(
@@ -496,13 +478,7 @@ fn other_methods_and_http_1_0_are_plain_requests_too() {
 #[test]
 fn an_upgrade_request_is_still_a_request_and_a_broken_one_still_400() {
     let mut server = Connection::server(Config::default(), Timestamp::ZERO);
-    let mut client = Connection::client_with_rng(
-        ClientRequest::new("ws://h/").unwrap(),
-        Config::default(),
-        Timestamp::ZERO,
-        Box::new(XorShift(4)),
-    )
-    .unwrap();
+    let mut client = client_for(ClientRequest::new("ws://h/").unwrap(), 4);
     server.handle_bytes(&drain(&mut client));
     let mut buf = Vec::new();
     assert!(matches!(server.poll_event(&mut buf), Some(Event::Request(r)) if r.is_upgrade()));
@@ -521,4 +497,16 @@ fn an_upgrade_request_is_still_a_request_and_a_broken_one_still_400() {
         })
     ));
     assert!(drain(&mut server).starts_with(b"HTTP/1.1 426 "));
+}
+
+/// A client connection for `request` with default settings, its masking keys and
+/// handshake key drawn from a deterministic source seeded with `seed`.
+fn client_for(request: ClientRequest, seed: u64) -> Connection {
+    Connection::client_with_rng(
+        request,
+        Config::default(),
+        Timestamp::ZERO,
+        Box::new(XorShift(seed)),
+    )
+    .unwrap()
 }

@@ -109,23 +109,8 @@ impl Default for DeflateConfig {
     }
 }
 
-/// `with_*` setters, one per field: `DeflateConfig::default().with_level(6)`.
-macro_rules! setters {
-    ($($(#[$doc:meta])* $with:ident => $field:ident: $ty:ty;)*) => {
-        impl DeflateConfig {
-            $(
-                $(#[$doc])*
-                #[must_use]
-                pub fn $with(mut self, value: $ty) -> Self {
-                    self.$field = value;
-                    self
-                }
-            )*
-        }
-    };
-}
-
-setters! {
+// `with_*` setters, one per field: `DeflateConfig::default().with_level(6)`.
+with_setters! { DeflateConfig;
     /// Sets [`enabled`](DeflateConfig::enabled).
     with_enabled => enabled: bool;
     /// Sets [`server_max_window_bits`](DeflateConfig::server_max_window_bits).
