@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# permessage-deflate on one text corpus: ws-proto, Python websockets and Node ws (issue 7).
+# permessage-deflate on one text corpus: ws-proto, Python websockets and Node ws.
 #
 #   bash benches/deflate-peers/run.sh [RUNS]      (RUNS timed runs each, default 5; median)
 #

@@ -1,4 +1,4 @@
-//! The workloads of issue 7 and their inputs, built once: payloads, masked client frames,
+//! The benchmark workloads and their inputs, built once: payloads, masked client frames,
 //! and the expected tallies that every implementation must reproduce.
 
 /// Masked client frames: what a server receives.

@@ -196,7 +196,7 @@ impl Row {
         format!("{:.2} ({lo:.2}–{hi:.2})", self.median(lib))
     }
 
-    /// The issue-7 target for this workload, and whether the medians meet it.
+    /// The performance target for this workload, and whether the medians meet it.
     fn target(&self) -> (&'static str, bool) {
         let [ours, tung, fast, yawc, floor] = [0, 1, 2, 3, 4].map(|i| self.median(i));
         let best = tung.max(fast).max(yawc);

@@ -219,7 +219,7 @@ fn floor_recv(w: &Workload, wire: &[u8], repeat: usize) -> Tally {
 const UNBUFFERED_ABOVE: usize = 1024;
 
 /// Whether `ws_proto_send` uses the queued path, from `COMPARE_WS_PROTO_SEND`: `queued`
-/// for `send_*` and `poll_transmit` always (the path before issue 7), `unbuffered` for
+/// for `send_*` and `poll_transmit` always (the queued path), `unbuffered` for
 /// the unbuffered sends always, in both roles (a client copying its payload to a scratch
 /// buffer first); unset, unbuffered for servers above [`UNBUFFERED_ABOVE`] bytes and
 /// queued otherwise (see `ws_proto_send`).
